@@ -1,0 +1,16 @@
+# Warnings, -Werror and sanitizers for rewind's own targets only (never global flags).
+function(rewind_target_options target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
+                                           -Wnon-virtual-dtor -Wcast-align)
+  if(REWIND_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(REWIND_NATIVE)
+    target_compile_options(${target} PRIVATE -march=native)
+  endif()
+  if(REWIND_SANITIZE)
+    target_compile_options(${target} PUBLIC -fsanitize=address,undefined -fno-omit-frame-pointer
+                                            -fno-sanitize-recover=undefined)
+    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  endif()
+endfunction()

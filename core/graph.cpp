@@ -1,0 +1,223 @@
+// Recording nodes and the reverse walk.
+#include "rewind/core/graph.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <limits>
+
+namespace rwd {
+namespace {
+
+template <Scalar T>
+const OpDef<T> kInputOp{"input", nullptr};
+template <Scalar T>
+const OpDef<T> kParamOp{"param", nullptr};
+
+}  // namespace
+
+template <Scalar T>
+Graph<T>::Graph() = default;
+
+template <Scalar T>
+Graph<T>::~Graph() = default;
+
+template <Scalar T>
+void Graph<T>::throw_bad_var(const Graph* expected, Var<T> v, const char* op) {
+  if (v.graph_ == nullptr)
+    throw GraphError(fmt::format("{}: the Var is empty (default-constructed, never recorded)", op));
+  if (expected != nullptr && v.graph_ != expected)
+    throw GraphError(fmt::format("{}: the Var belongs to a different graph", op));
+  if (v.round_ != v.graph_->round_)
+    throw GraphError(fmt::format(
+        "{}: the Var (node {}) was recorded before the graph was cleared; it is stale", op,
+        v.id_));
+  throw GraphError(fmt::format("{}: node id {} is not on the graph ({} nodes)", op, v.id_,
+                               v.graph_->nodes_.size()));
+}
+
+template <Scalar T>
+void Graph<T>::check(Var<T> v, const char* op) const {
+  if (v.graph_ != this || v.round_ != round_ || v.id_ >= nodes_.size()) throw_bad_var(this, v, op);
+}
+
+template <Scalar T>
+Graph<T>& graph_of(const char* op, std::span<const Var<T>> vars) {
+  if (vars.empty()) throw GraphError(fmt::format("{}: no inputs given", op));
+  Graph<T>& g = vars[0].graph();  // throws for an empty or stale handle
+  for (size_t k = 0; k < vars.size(); ++k) {
+    if (vars[k].valid() && &vars[k].graph() != &g)
+      throw GraphError(fmt::format(
+          "{}: input {} belongs to a different graph than input 0; values of two graphs cannot "
+          "be mixed",
+          op, k));
+    g.check(vars[k], op);
+  }
+  return g;
+}
+
+template <Scalar T>
+typename Graph<T>::Recorded Graph<T>::record(const OpDef<T>& op, std::span<const Var<T>> inputs,
+                                             const Shape& shape, const OpAttrs& attrs) {
+  for (const Var<T>& v : inputs) check(v, op.name);
+  if (nodes_.size() >= std::numeric_limits<NodeId>::max())
+    throw GraphError(fmt::format("{}: the graph is full ({} nodes)", op.name, nodes_.size()));
+  Node<T> n;
+  n.op = &op;
+  n.shape = shape;
+  n.attrs = attrs;
+  n.inputs_begin = uint32_t(input_ids_.size());
+  n.num_inputs = uint32_t(inputs.size());
+  for (const Var<T>& v : inputs) {
+    input_ids_.push_back(v.id_);
+    if (op.backward != nullptr && nodes_[v.id_].needs_grad()) n.flags |= Node<T>::kNeedsGrad;
+  }
+  n.value = static_cast<T*>(arena_.allocate(size_t(shape.numel()) * sizeof(T)));
+  nodes_.push_back(n);
+  return {Var<T>(this, NodeId(nodes_.size() - 1), round_), n.value};
+}
+
+template <Scalar T>
+Var<T> Graph<T>::record_alias(const OpDef<T>& op, Var<T> input, const Shape& shape,
+                              int64_t offset, bool share_grad, const OpAttrs& attrs) {
+  check(input, op.name);
+  const Node<T>& src = nodes_[input.id_];
+  if (offset < 0 || offset + shape.numel() > src.shape.numel())
+    throw IndexError(fmt::format("{}: alias of {} elements at offset {} exceeds the input's {}",
+                                 op.name, shape.numel(), offset, src.shape.numel()));
+  Node<T> n;
+  n.op = &op;
+  n.shape = shape;
+  n.attrs = attrs;
+  n.inputs_begin = uint32_t(input_ids_.size());
+  n.num_inputs = 1;
+  n.value = src.value + offset;
+  n.grad_offset = offset;
+  if (share_grad && src.needs_grad()) n.flags = Node<T>::kNeedsGrad | Node<T>::kGradAlias;
+  input_ids_.push_back(input.id_);
+  nodes_.push_back(n);
+  return Var<T>(this, NodeId(nodes_.size() - 1), round_);
+}
+
+template <Scalar T>
+Var<T> Graph<T>::input(TensorView<const T> value, bool requires_grad) {
+  auto r = record(kInputOp<T>, {}, value.shape());
+  if (value.numel() > 0) std::memcpy(r.out, value.data(), size_t(value.numel()) * sizeof(T));
+  if (requires_grad) nodes_.back().flags |= Node<T>::kNeedsGrad;
+  return r.var;
+}
+
+template <Scalar T>
+Var<T> Graph<T>::scalar(T value) {
+  auto r = record(kInputOp<T>, {}, Shape{});
+  r.out[0] = value;
+  return r.var;
+}
+
+template <Scalar T>
+Var<T> Graph<T>::param(Parameter<T>& p) {
+  if (p.value().empty())
+    throw ValueError("param: the parameter has no storage (default-constructed)");
+  if (!(p.grad().shape() == p.shape()))
+    throw ShapeError(fmt::format(
+        "param: the parameter's gradient has shape {} but its value has shape {}",
+        p.grad().shape().str(), p.shape().str()));
+  Node<T> n;
+  n.op = &kParamOp<T>;
+  n.shape = p.shape();
+  n.inputs_begin = uint32_t(input_ids_.size());
+  n.value = p.value().data();
+  n.flags = Node<T>::kParam;
+  if (p.requires_grad()) {
+    n.flags |= Node<T>::kNeedsGrad;
+    n.grad = p.grad().data();
+  }
+  nodes_.push_back(n);
+  return Var<T>(this, NodeId(nodes_.size() - 1), round_);
+}
+
+template <Scalar T>
+T* Graph<T>::grad_buffer(NodeId id) {
+  Node<T>& n = nodes_[id];
+  if (!n.needs_grad()) return nullptr;
+  if (n.grad == nullptr) {
+    if ((n.flags & Node<T>::kGradAlias) != 0) {
+      T* base = grad_buffer(input_ids_[n.inputs_begin]);
+      n.grad = base + n.grad_offset;
+    } else {
+      const size_t bytes = size_t(n.shape.numel()) * sizeof(T);
+      n.grad = static_cast<T*>(arena_.allocate(bytes));
+      std::memset(n.grad, 0, bytes);
+    }
+    grad_nodes_.push_back(id);
+  }
+  return n.grad;
+}
+
+template <Scalar T>
+void Graph<T>::start_backward(Var<T> output) {
+  check(output, "backward");
+  const Node<T>& l = nodes_[output.id_];
+  if (!l.needs_grad())
+    throw GraphError(fmt::format(
+        "backward: the output ('{}', shape {}) depends on no parameter or input that requires "
+        "a gradient",
+        l.op->name, l.shape.str()));
+  // Gradients of graph-owned values start afresh in every pass (Note [Gradient accumulation]).
+  for (NodeId id : grad_nodes_) nodes_[id].grad = nullptr;
+  grad_nodes_.clear();
+}
+
+template <Scalar T>
+void Graph<T>::run_backward(NodeId from) {
+  for (int64_t id = from; id >= 0; --id) {
+    const Node<T>& n = nodes_[size_t(id)];
+    // Skip: no gradient reached it, or none flows through it (leaves, detach, aliases).
+    if (n.grad == nullptr || n.op->backward == nullptr || !n.needs_grad()) continue;
+    n.op->backward(Backward<T>(*this, NodeId(id)));
+  }
+}
+
+template <Scalar T>
+void Graph<T>::backward(Var<T> loss) {
+  check(loss, "backward");
+  const Node<T>& l = nodes_[loss.id_];
+  if (l.shape.numel() != 1)
+    throw GraphError(fmt::format(
+        "backward: the loss must have one element, but '{}' produced shape {} ({} elements); "
+        "reduce it first (sum, mean) or pass an output gradient",
+        l.op->name, l.shape.str(), l.shape.numel()));
+  start_backward(loss);
+  grad_buffer(loss.id_)[0] += T(1);
+  run_backward(loss.id_);
+}
+
+template <Scalar T>
+void Graph<T>::backward(Var<T> output, TensorView<const T> output_grad) {
+  check(output, "backward");
+  const Node<T>& l = nodes_[output.id_];
+  if (!(output_grad.shape() == l.shape))
+    throw ShapeError(fmt::format(
+        "backward: the output gradient has shape {} but the output ('{}') has shape {}",
+        output_grad.shape().str(), l.op->name, l.shape.str()));
+  start_backward(output);
+  T* g = grad_buffer(output.id_);
+  for (int64_t i = 0; i < l.shape.numel(); ++i) g[i] += output_grad[i];
+  run_backward(output.id_);
+}
+
+template <Scalar T>
+void Graph<T>::clear() {
+  nodes_.clear();
+  input_ids_.clear();
+  grad_nodes_.clear();
+  arena_.reset();
+  ++round_;
+}
+
+template class Graph<float>;
+template class Graph<double>;
+template Graph<float>& graph_of<float>(const char*, std::span<const Var<float>>);
+template Graph<double>& graph_of<double>(const char*, std::span<const Var<double>>);
+
+}  // namespace rwd

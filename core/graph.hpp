@@ -1,0 +1,308 @@
+// The tape. A Graph records one node per op call, in execution order, so the node array is
+// itself a topological order; backward() plays it once in reverse, without recursion.
+//
+// Note [Gradient accumulation]: every backward adds into its inputs' gradients (+=), never
+// assigns, so a value used by several ops receives the sum of its uses. Gradient buffers
+// start at zero when first touched in a backward pass. Parameter gradients live in the
+// Parameter and keep accumulating across backward calls until zero_grad(); the gradients of
+// graph-owned values are reset at the start of each backward().
+//
+// Note [Aliases]: reshape, detach and slices along the leading axis do not copy. Their value
+// points into their input's value, and (except detach) their gradient points into their
+// input's gradient, so their backward has nothing to do. Values on the tape are never written
+// after their op returns, which is what makes sharing safe.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "rewind/core/arena.hpp"
+#include "rewind/core/error.hpp"
+#include "rewind/core/parameter.hpp"
+#include "rewind/core/shape.hpp"
+#include "rewind/core/tensor.hpp"
+
+namespace rwd {
+
+using NodeId = uint32_t;
+
+template <Scalar T>
+class Graph;
+template <Scalar T>
+class Backward;
+
+/// Small per-node op data: axes, bounds, scalars, and a pointer to arena-held extra data
+/// (ids, masks, saved statistics) made with Graph::allocate().
+struct OpAttrs {
+  int64_t i[4] = {0, 0, 0, 0};
+  double f[2] = {0.0, 0.0};
+  const void* ptr = nullptr;
+};
+
+/// What an op is: a name (shown in errors, statistics and DOT) and its backward.
+/// backward == nullptr means no gradient flows through the op (leaves, detach).
+template <Scalar T>
+struct OpDef {
+  const char* name;
+  void (*backward)(const Backward<T>&);
+};
+
+/// One recorded op call.
+template <Scalar T>
+struct Node {
+  enum Flags : uint8_t {
+    kNeedsGrad = 1,   // some input (or the leaf itself) wants a gradient
+    kParam = 2,       // value and gradient belong to a Parameter
+    kGradAlias = 4,   // gradient is a window into input 0's gradient (Note [Aliases])
+  };
+  const OpDef<T>* op = nullptr;
+  T* value = nullptr;
+  T* grad = nullptr;  // nullptr until a gradient reaches this node in the current backward
+  Shape shape;
+  OpAttrs attrs;
+  uint32_t inputs_begin = 0;
+  uint32_t num_inputs = 0;
+  int64_t grad_offset = 0;  // kGradAlias: offset into input 0's gradient
+  uint8_t flags = 0;
+
+  [[nodiscard]] bool needs_grad() const { return (flags & kNeedsGrad) != 0; }
+  [[nodiscard]] bool is_param() const { return (flags & kParam) != 0; }
+};
+
+/// A handle to a value recorded on a graph: the graph, the node id and the graph's round
+/// (bumped by clear(), so stale handles are caught). Copying is free.
+template <Scalar T>
+class Var {
+ public:
+  Var() = default;
+
+  /// True for a default-constructed handle (no graph at all).
+  [[nodiscard]] bool empty() const { return graph_ == nullptr; }
+  /// True when this handle refers to a node of its graph's current round.
+  [[nodiscard]] bool valid() const;
+  /// Throws GraphError when the handle is default-constructed or stale.
+  [[nodiscard]] Graph<T>& graph() const;
+  [[nodiscard]] NodeId id() const { return id_; }
+
+  [[nodiscard]] const Shape& shape() const;
+  [[nodiscard]] int rank() const { return shape().rank(); }
+  [[nodiscard]] int64_t numel() const { return shape().numel(); }
+  [[nodiscard]] int64_t size(int axis) const { return shape().dim(axis); }
+  [[nodiscard]] TensorView<const T> value() const;
+  [[nodiscard]] const T* data() const { return value().data(); }
+  /// The value of a one-element Var.
+  [[nodiscard]] T item() const { return value().item(); }
+  /// Whether gradients flow to this value.
+  [[nodiscard]] bool requires_grad() const;
+  /// Whether the last backward() reached this value.
+  [[nodiscard]] bool has_grad() const;
+  /// The gradient from the last backward(); throws GraphError when none reached this value.
+  [[nodiscard]] TensorView<const T> grad() const;
+  [[nodiscard]] const char* op_name() const;
+
+ private:
+  friend class Graph<T>;
+  Var(Graph<T>* g, NodeId id, uint32_t round) : graph_(g), id_(id), round_(round) {}
+  Graph<T>* graph_ = nullptr;
+  NodeId id_ = 0;
+  uint32_t round_ = 0;
+};
+
+template <Scalar T>
+class Graph {
+ public:
+  Graph();
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+  Graph(Graph&&) = delete;  // Vars hold the graph's address
+  Graph& operator=(Graph&&) = delete;
+  ~Graph();
+
+  // ---- Leaves ----
+
+  /// A value copied onto the tape. With requires_grad, backward() gives it a gradient.
+  Var<T> input(TensorView<const T> value, bool requires_grad = false);
+  Var<T> input(const Tensor<T>& value, bool requires_grad = false) {
+    return input(value.view(), requires_grad);
+  }
+  /// A value that never gets a gradient.
+  Var<T> constant(TensorView<const T> value) { return input(value, false); }
+  Var<T> constant(const Tensor<T>& value) { return input(value.view(), false); }
+  /// A rank-0 constant.
+  Var<T> scalar(T value);
+  /// A node that refers to the parameter's storage; backward adds into p.grad().
+  Var<T> param(Parameter<T>& p);
+
+  // ---- Running the tape ----
+
+  /// Reverse-mode pass from a one-element value: fills the gradients of every value the
+  /// loss depends on that requires a gradient. Throws GraphError for a non-scalar loss or a
+  /// loss that depends on nothing requiring a gradient.
+  void backward(Var<T> loss);
+  /// Reverse-mode pass from any value, seeded with `output_grad` (same shape as `output`):
+  /// the vector-Jacobian product, as PyTorch's tensor.backward(gradient).
+  void backward(Var<T> output, TensorView<const T> output_grad);
+
+  /// Forgets all nodes but keeps the memory, for the next step. Outstanding Vars become
+  /// stale (using one throws GraphError).
+  void clear();
+
+  // ---- Inspection ----
+
+  [[nodiscard]] size_t size() const { return nodes_.size(); }
+  [[nodiscard]] const Node<T>& node(NodeId id) const { return nodes_[id]; }
+  [[nodiscard]] std::span<const NodeId> inputs(NodeId id) const {
+    const Node<T>& n = nodes_[id];
+    return {input_ids_.data() + n.inputs_begin, n.num_inputs};
+  }
+  /// Bytes of values, gradients and scratch currently held on the tape.
+  [[nodiscard]] size_t bytes_used() const { return arena_.bytes_used(); }
+  /// The most bytes held in any round of this graph.
+  [[nodiscard]] size_t peak_bytes() const { return arena_.peak_bytes(); }
+  [[nodiscard]] uint32_t round() const { return round_; }
+
+  // ---- For op authors (built-in ops use exactly this) ----
+
+  struct Recorded {
+    Var<T> var;
+    T* out;  // the new node's value, uninitialised: the op writes it
+  };
+
+  /// Appends a node computed by `op` from `inputs`, with a fresh value buffer of `shape`.
+  /// Checks that every input is a live Var of this graph (GraphError otherwise).
+  Recorded record(const OpDef<T>& op, std::span<const Var<T>> inputs, const Shape& shape,
+                  const OpAttrs& attrs = {});
+  Recorded record(const OpDef<T>& op, std::initializer_list<Var<T>> inputs, const Shape& shape,
+                  const OpAttrs& attrs = {}) {
+    return record(op, std::span<const Var<T>>(inputs.begin(), inputs.size()), shape, attrs);
+  }
+
+  /// Appends a node whose value is `numel(shape)` elements of `input`'s value starting at
+  /// `offset` (no copy). With share_grad, its gradient is the same window of the input's
+  /// gradient, so the op needs no backward (Note [Aliases]).
+  Var<T> record_alias(const OpDef<T>& op, Var<T> input, const Shape& shape, int64_t offset,
+                      bool share_grad, const OpAttrs& attrs = {});
+
+  /// Uninitialised arena memory for `n` objects of a trivially destructible type, valid
+  /// until clear(): where an op keeps what its backward needs beyond its inputs and output.
+  template <class U>
+  U* allocate(size_t n) {
+    static_assert(std::is_trivially_destructible_v<U>);
+    return static_cast<U*>(arena_.allocate(n * sizeof(U)));
+  }
+
+  /// Throws GraphError naming `op` unless v is a live Var of this graph.
+  void check(Var<T> v, const char* op) const;
+
+  /// The gradient buffer of node `id` in the current backward: zero-filled on first use;
+  /// nullptr when the node needs no gradient.
+  T* grad_buffer(NodeId id);
+
+ private:
+  friend class Var<T>;
+  [[noreturn]] static void throw_bad_var(const Graph* expected, Var<T> v, const char* op);
+  void start_backward(Var<T> output);
+  void run_backward(NodeId from);
+
+  std::vector<Node<T>> nodes_;
+  std::vector<NodeId> input_ids_;
+  std::vector<NodeId> grad_nodes_;  // nodes given a graph-owned gradient in this backward
+  Arena arena_;
+  uint32_t round_ = 1;
+};
+
+/// What a backward function sees: this node's value and incoming gradient, its inputs'
+/// values, and (lazily zero-filled) gradient buffers to add into.
+template <Scalar T>
+class Backward {
+ public:
+  Backward(Graph<T>& g, NodeId id) : g_(g), id_(id), node_(g.node(id)) {}
+
+  [[nodiscard]] const Node<T>& node() const { return node_; }
+  [[nodiscard]] Graph<T>& graph() const { return g_; }
+  [[nodiscard]] const OpAttrs& attrs() const { return node_.attrs; }
+  [[nodiscard]] const Shape& shape() const { return node_.shape; }
+  [[nodiscard]] int64_t numel() const { return node_.shape.numel(); }
+  /// This node's value.
+  [[nodiscard]] const T* y() const { return node_.value; }
+  /// The gradient of the loss with respect to this node's value.
+  [[nodiscard]] const T* dy() const { return node_.grad; }
+
+  [[nodiscard]] uint32_t num_inputs() const { return node_.num_inputs; }
+  [[nodiscard]] NodeId input_id(uint32_t k) const { return g_.inputs(id_)[k]; }
+  [[nodiscard]] const T* x(uint32_t k) const { return g_.node(input_id(k)).value; }
+  [[nodiscard]] const Shape& x_shape(uint32_t k) const { return g_.node(input_id(k)).shape; }
+  /// Gradient buffer of input k to add into, or nullptr when input k needs no gradient.
+  [[nodiscard]] T* dx(uint32_t k) const { return g_.grad_buffer(input_id(k)); }
+
+ private:
+  Graph<T>& g_;
+  NodeId id_;
+  const Node<T>& node_;
+};
+
+/// The graph shared by `vars`, after checking each is live and all share one graph
+/// (GraphError naming `op` otherwise).
+template <Scalar T>
+Graph<T>& graph_of(const char* op, std::span<const Var<T>> vars);
+template <Scalar T>
+Graph<T>& graph_of(const char* op, std::initializer_list<Var<T>> vars) {
+  return graph_of(op, std::span<const Var<T>>(vars.begin(), vars.size()));
+}
+
+// ---- Var, inline ----
+
+template <Scalar T>
+bool Var<T>::valid() const {
+  return graph_ != nullptr && round_ == graph_->round_ && id_ < graph_->nodes_.size();
+}
+
+template <Scalar T>
+Graph<T>& Var<T>::graph() const {
+  if (!valid()) Graph<T>::throw_bad_var(nullptr, *this, "Var");
+  return *graph_;
+}
+
+template <Scalar T>
+const Shape& Var<T>::shape() const {
+  return graph().nodes_[id_].shape;
+}
+
+template <Scalar T>
+TensorView<const T> Var<T>::value() const {
+  const Node<T>& n = graph().nodes_[id_];
+  return {n.value, n.shape};
+}
+
+template <Scalar T>
+bool Var<T>::requires_grad() const {
+  return graph().nodes_[id_].needs_grad();
+}
+
+template <Scalar T>
+bool Var<T>::has_grad() const {
+  return graph().nodes_[id_].grad != nullptr;
+}
+
+template <Scalar T>
+TensorView<const T> Var<T>::grad() const {
+  const Node<T>& n = graph().nodes_[id_];
+  if (n.grad == nullptr)
+    throw GraphError(std::string("Var::grad: no gradient reached this '") + n.op->name +
+                     "' value of shape " + n.shape.str() +
+                     " (it needs none, or backward() has not run since it was recorded)");
+  return {n.grad, n.shape};
+}
+
+template <Scalar T>
+const char* Var<T>::op_name() const {
+  return graph().nodes_[id_].op->name;
+}
+
+extern template class Graph<float>;
+extern template class Graph<double>;
+
+}  // namespace rwd

@@ -1,0 +1,34 @@
+// Generator: a small, seedable, platform-independent random source (xoshiro256**, seeded by
+// splitmix64). The same seed gives the same numbers on every compiler and library, unlike
+// std::normal_distribution, so tests and examples are reproducible.
+#pragma once
+
+#include <cstdint>
+
+namespace rwd {
+
+class Generator {
+ public:
+  explicit Generator(uint64_t seed = 0x5eed) { seed_with(seed); }
+
+  void seed_with(uint64_t seed);
+
+  /// 64 uniformly random bits.
+  uint64_t next_u64();
+  /// Uniform in [0, 1), 53 random bits.
+  double uniform();
+  /// Uniform in [lo, hi).
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  /// Standard normal (Box-Muller; the second value of each pair is kept for the next call).
+  double normal();
+  double normal(double mean, double stddev) { return mean + stddev * normal(); }
+  /// Uniform integer in [0, n), n > 0, without modulo bias.
+  uint64_t below(uint64_t n);
+
+ private:
+  uint64_t s_[4] = {};
+  double spare_ = 0.0;
+  bool has_spare_ = false;
+};
+
+}  // namespace rwd

@@ -1,0 +1,251 @@
+// concat, slice, split, chunk, reshape, transpose, detach: forward and backward.
+#include "rewind/ops/shape.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstring>
+
+#include "rewind/ops/registry.hpp"
+
+namespace rwd {
+namespace {
+
+// y = concat(x_0, ..., x_{k-1}) along axis;  dx_j += the slab of dy where x_j sits
+template <Scalar T>
+void concat_backward(const Backward<T>& b) {
+  const int axis = int(b.attrs().i[0]);
+  const AxisSplit out = split_at_axis(b.shape(), axis);
+  const T* dy = b.dy();
+  int64_t offset = 0;  // start of x_j's slab within a row of dy
+  for (uint32_t j = 0; j < b.num_inputs(); ++j) {
+    const int64_t width = b.x_shape(j)[axis] * out.inner;
+    if (T* dx = b.dx(j)) {
+      for (int64_t o = 0; o < out.outer; ++o) {
+        const T* src = dy + o * out.n * out.inner + offset;
+        T* dst = dx + o * width;
+        for (int64_t i = 0; i < width; ++i) dst[i] += src[i];
+      }
+    }
+    offset += width;
+  }
+}
+
+// y = x[..., start:stop, ...] along axis;  dx[..., start:stop, ...] += dy
+template <Scalar T>
+void slice_backward(const Backward<T>& b) {
+  T* dx = b.dx(0);
+  if (dx == nullptr) return;
+  const int axis = int(b.attrs().i[0]);
+  const int64_t start = b.attrs().i[1];
+  const AxisSplit in = split_at_axis(b.x_shape(0), axis);
+  const int64_t width = b.shape()[axis] * in.inner;
+  const T* dy = b.dy();
+  for (int64_t o = 0; o < in.outer; ++o) {
+    T* dst = dx + o * in.n * in.inner + start * in.inner;
+    const T* src = dy + o * width;
+    for (int64_t i = 0; i < width; ++i) dst[i] += src[i];
+  }
+}
+
+// y = xᵀ;  dx += dyᵀ
+template <Scalar T>
+void transpose_backward(const Backward<T>& b) {
+  if (T* dx = b.dx(0)) {
+    const int64_t rows = b.x_shape(0)[0];
+    const int64_t cols = b.x_shape(0)[1];
+    const T* dy = b.dy();  // [cols, rows]
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) dx[r * cols + c] += dy[c * rows + r];
+  }
+}
+
+template <Scalar T>
+const OpDef<T> kConcat{"concat", &concat_backward<T>};
+template <Scalar T>
+const OpDef<T> kSlice{"slice", &slice_backward<T>};
+// A slice that is a contiguous window: value and gradient alias the input (Note [Aliases]).
+template <Scalar T>
+const OpDef<T> kSliceView{"slice", nullptr};
+template <Scalar T>
+const OpDef<T> kReshape{"reshape", nullptr};
+template <Scalar T>
+const OpDef<T> kTranspose{"transpose", &transpose_backward<T>};
+template <Scalar T>
+const OpDef<T> kDetach{"detach", nullptr};
+
+}  // namespace
+
+template <Scalar T>
+Var<T> concat(std::span<const Var<T>> xs, int axis) {
+  Graph<T>& g = graph_of("concat", xs);
+  const Shape& first = g.node(xs[0].id()).shape;
+  const int a = first.normalize_axis(axis, "concat");
+  int64_t total = 0;
+  for (size_t j = 0; j < xs.size(); ++j) {
+    const Shape& s = g.node(xs[j].id()).shape;
+    bool ok = s.rank() == first.rank();
+    for (int d = 0; ok && d < s.rank(); ++d) ok = d == a || s[d] == first[d];
+    if (!ok)
+      throw ShapeError(fmt::format(
+          "concat: input {} has shape {} but input 0 has shape {}; all dimensions except axis "
+          "{} must match",
+          j, s.str(), first.str(), a));
+    total += s[a];
+  }
+  const Shape out_shape = first.with_dim(a, total);
+  OpAttrs attrs;
+  attrs.i[0] = a;
+  auto [y, out] = g.record(kConcat<T>, xs, out_shape, attrs);
+  const AxisSplit os = split_at_axis(out_shape, a);
+  int64_t offset = 0;
+  for (const Var<T>& x : xs) {
+    const Node<T>& n = g.node(x.id());
+    const int64_t width = n.shape[a] * os.inner;
+    for (int64_t o = 0; o < os.outer; ++o)
+      std::memcpy(out + o * os.n * os.inner + offset, n.value + o * width, size_t(width) * sizeof(T));
+    offset += width;
+  }
+  return y;
+}
+
+template <Scalar T>
+Var<T> slice(Var<T> x, int axis, int64_t start, int64_t stop) {
+  Graph<T>& g = x.graph();
+  const Shape& s = g.node(x.id()).shape;
+  const int a = s.normalize_axis(axis, "slice");
+  if (start < 0 || stop > s[a] || start > stop)
+    throw IndexError(fmt::format(
+        "slice: range [{}, {}) is out of bounds for axis {} of length {} (shape {})", start, stop,
+        a, s[a], s.str()));
+  const Shape out_shape = s.with_dim(a, stop - start);
+  const AxisSplit in = split_at_axis(s, a);
+  OpAttrs attrs;
+  attrs.i[0] = a;
+  attrs.i[1] = start;
+  if (in.outer == 1)  // one contiguous window
+    return g.record_alias(kSliceView<T>, x, out_shape, start * in.inner, true, attrs);
+  const T* xv = g.node(x.id()).value;
+  auto [y, out] = g.record(kSlice<T>, {x}, out_shape, attrs);
+  const int64_t width = (stop - start) * in.inner;
+  for (int64_t o = 0; o < in.outer; ++o)
+    std::memcpy(out + o * width, xv + o * in.n * in.inner + start * in.inner,
+                size_t(width) * sizeof(T));
+  return y;
+}
+
+template <Scalar T>
+std::vector<Var<T>> split(Var<T> x, int axis, std::span<const int64_t> sizes) {
+  const Shape& s = x.shape();
+  const int a = s.normalize_axis(axis, "split");
+  int64_t total = 0;
+  for (int64_t size : sizes) {
+    if (size < 0)
+      throw ShapeError(fmt::format("split: negative piece size in [{}]", fmt::join(sizes, ", ")));
+    total += size;
+  }
+  if (total != s[a])
+    throw ShapeError(fmt::format(
+        "split: sizes [{}] add up to {} but axis {} of shape {} has length {}",
+        fmt::join(sizes, ", "), total, a, s.str(), s[a]));
+  std::vector<Var<T>> out;
+  out.reserve(sizes.size());
+  int64_t start = 0;
+  for (int64_t size : sizes) {
+    out.push_back(slice(x, a, start, start + size));
+    start += size;
+  }
+  return out;
+}
+
+template <Scalar T>
+std::vector<Var<T>> chunk(Var<T> x, int n, int axis) {
+  const Shape& s = x.shape();
+  const int a = s.normalize_axis(axis, "chunk");
+  if (n <= 0 || s[a] % n != 0)
+    throw ShapeError(fmt::format(
+        "chunk: axis {} of shape {} has length {}, which does not split into {} equal pieces", a,
+        s.str(), s[a], n));
+  std::vector<int64_t> sizes(size_t(n), s[a] / n);
+  return split(x, a, std::span<const int64_t>(sizes));
+}
+
+template <Scalar T>
+Var<T> reshape(Var<T> x, const Shape& shape) {
+  const Shape& s = x.shape();
+  if (shape.numel() != s.numel())
+    throw ShapeError(fmt::format("reshape: cannot view shape {} ({} elements) as {} ({} elements)",
+                                 s.str(), s.numel(), shape.str(), shape.numel()));
+  return x.graph().record_alias(kReshape<T>, x, shape, 0, true);
+}
+
+template <Scalar T>
+Var<T> reshape(Var<T> x, std::initializer_list<int64_t> dims) {
+  const Shape& s = x.shape();
+  int64_t known = 1;
+  int infer = -1;
+  int axis = 0;
+  for (int64_t d : dims) {
+    if (d == -1) {
+      if (infer >= 0)
+        throw ShapeError(fmt::format("reshape: more than one -1 in [{}]", fmt::join(dims, ", ")));
+      infer = axis;
+    } else if (d < 0) {
+      throw ShapeError(fmt::format("reshape: negative dimension in [{}]", fmt::join(dims, ", ")));
+    } else {
+      known *= d;
+    }
+    ++axis;
+  }
+  std::vector<int64_t> resolved(dims);
+  if (infer >= 0) {
+    if (known == 0 || s.numel() % known != 0)
+      throw ShapeError(fmt::format("reshape: cannot view shape {} ({} elements) as [{}]", s.str(),
+                                   s.numel(), fmt::join(dims, ", ")));
+    resolved[size_t(infer)] = s.numel() / known;
+  }
+  return reshape(x, Shape(std::span<const int64_t>(resolved)));
+}
+
+template <Scalar T>
+Var<T> transpose(Var<T> x) {
+  Graph<T>& g = x.graph();
+  const Node<T>& n = g.node(x.id());
+  if (n.shape.rank() != 2)
+    throw ShapeError(fmt::format("transpose: needs a 2-D value, got shape {}", n.shape.str()));
+  const int64_t rows = n.shape[0];
+  const int64_t cols = n.shape[1];
+  const T* xv = n.value;
+  auto [y, out] = g.record(kTranspose<T>, {x}, Shape{cols, rows});
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = xv[r * cols + c];
+  return y;
+}
+
+template <Scalar T>
+Var<T> detach(Var<T> x) {
+  return x.graph().record_alias(kDetach<T>, x, x.shape(), 0, false);
+}
+
+#define REWIND_INSTANTIATE(T)                                                   \
+  template Var<T> concat(std::span<const Var<T>>, int);                         \
+  template Var<T> slice(Var<T>, int, int64_t, int64_t);                         \
+  template std::vector<Var<T>> split(Var<T>, int, std::span<const int64_t>);    \
+  template std::vector<Var<T>> chunk(Var<T>, int, int);                         \
+  template Var<T> reshape(Var<T>, const Shape&);                                \
+  template Var<T> reshape(Var<T>, std::initializer_list<int64_t>);              \
+  template Var<T> transpose(Var<T>);                                            \
+  template Var<T> detach(Var<T>);
+REWIND_INSTANTIATE(float)
+REWIND_INSTANTIATE(double)
+#undef REWIND_INSTANTIATE
+
+namespace detail {
+const OpInfo kShapeOps[] = {
+    {kConcat<double>.name, true},    {kSlice<double>.name, true},  {kReshape<double>.name, true},
+    {kTranspose<double>.name, true}, {kDetach<double>.name, false},
+};
+std::span<const OpInfo> shape_ops() { return kShapeOps; }
+}  // namespace detail
+
+}  // namespace rwd

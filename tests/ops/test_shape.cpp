@@ -1,0 +1,105 @@
+// concat, slice, split, chunk, reshape, transpose, detach.
+#include "support.hpp"
+
+using namespace rwd;
+using rwd::test::check;
+using rwd::test::randn;
+
+GRAD_CASE("concat", "axis 0") {
+  return check({randn({2, 3}, 61), randn({1, 3}, 62)},
+               [](auto x) { return concat({x[0], x[1]}, 0); });
+}
+GRAD_CASE("concat", "last axis, three inputs, one repeated") {
+  return check({randn({2, 3}, 63), randn({2, 1}, 64)},
+               [](auto x) { return concat({x[0], x[1], x[0]}, -1); });
+}
+GRAD_CASE("concat", "middle axis of rank 3") {
+  return check({randn({2, 1, 3}, 65), randn({2, 2, 3}, 66)},
+               [](auto x) { return concat({x[0], x[1]}, 1); });
+}
+GRAD_CASE("slice", "leading axis (a view)") {
+  return check({randn({4, 3}, 67)}, [](auto x) { return tanh(slice(x[0], 0, 1, 3)); });
+}
+GRAD_CASE("slice", "last axis (a copy)") {
+  return check({randn({3, 5}, 68)}, [](auto x) { return tanh(slice(x[0], 1, 1, 4)); });
+}
+GRAD_CASE("slice", "overlapping slices of one value") {
+  return check({randn({4, 3}, 69)},
+               [](auto x) { return slice(x[0], 0, 0, 3) * slice(x[0], 0, 1, 4); });
+}
+GRAD_CASE("slice", "split and chunk into gates") {
+  return check({randn({2, 8}, 70)}, [](auto x) {
+    auto gates = chunk<4>(x[0], 1);
+    const int64_t sizes[] = {3, 5};
+    auto parts = split(x[0], 1, sizes);
+    return sigmoid(gates[0]) * tanh(gates[2]) + gates[3] - gates[1] + sum(parts[1]) +
+           sum(parts[0]);
+  });
+}
+GRAD_CASE("reshape", "flatten and back") {
+  return check({randn({2, 3, 2}, 71)}, [](auto x) {
+    auto flat = reshape(x[0], {-1});
+    return reshape(tanh(flat), {3, 4}) * reshape(x[0], {3, -1});
+  });
+}
+GRAD_CASE("transpose", "2-D") {
+  return check({randn({2, 3}, 72), randn({2, 3}, 73)},
+               [](auto x) { return matmul(transpose(x[0]), x[1]); });
+}
+
+TEMPLATE_TEST_CASE("shape ops forward values", "[ops][shape]", float, double) {
+  using T = TestType;
+  Graph<T> g;
+  auto a = g.constant(Tensor<T>::from({2, 3}, {0, 1, 2, 3, 4, 5}));
+  auto b = g.constant(Tensor<T>::from({2, 1}, {9, 8}));
+  auto c = concat({a, b}, 1);
+  REQUIRE(c.shape() == Shape{2, 4});
+  CHECK(c.value().at({0, 3}) == T(9));
+  CHECK(c.value().at({1, 0}) == T(3));
+  auto s = slice(a, 1, 1, 3);
+  REQUIRE(s.shape() == Shape{2, 2});
+  CHECK(s.value().at({1, 1}) == T(5));
+  auto r = slice(a, 0, 1, 2);
+  CHECK(r.value().data() == a.value().data() + 3);  // a view, not a copy
+  auto t = transpose(a);
+  CHECK(t.shape() == Shape{3, 2});
+  CHECK(t.value().at({2, 1}) == T(5));
+  auto re = reshape(a, {3, -1});
+  CHECK(re.shape() == Shape{3, 2});
+  CHECK(re.value().data() == a.value().data());
+  auto parts = chunk(a, 3, 1);
+  REQUIRE(parts.size() == 3);
+  CHECK(parts[2].value().at({1, 0}) == T(5));
+}
+
+TEST_CASE("detach passes values and stops gradients", "[ops][detach]") {
+  Graph<double> g;
+  auto x = g.input(Tensor<double>::from({2}, {1, 2}), true);
+  auto y = x * detach(x);
+  CHECK_FALSE(detach(x).requires_grad());
+  g.backward(sum(y));
+  // d/dx (x * c) = c, with c = x held constant.
+  CHECK(x.grad()[0] == 1.0);
+  CHECK(x.grad()[1] == 2.0);
+}
+
+TEST_CASE("shape op errors name the op, shapes and bounds", "[ops][shape][errors]") {
+  Graph<double> g;
+  auto a = g.constant(Tensor<double>::zeros({2, 3}));
+  auto b = g.constant(Tensor<double>::zeros({3, 3}));
+  CHECK_THROWS_AS(concat({a, b}, 1), ShapeError);
+  CHECK_THROWS_WITH(concat({a, b}, 1), Catch::Contains("concat") && Catch::Contains("[3, 3]"));
+  CHECK_THROWS_AS(concat({a, b}, 2), IndexError);
+  CHECK_THROWS_AS(slice(a, 1, 2, 4), IndexError);
+  CHECK_THROWS_WITH(slice(a, 1, 2, 4), Catch::Contains("slice") && Catch::Contains("[2, 4)"));
+  CHECK_THROWS_AS(slice(a, -3, 0, 1), IndexError);
+  CHECK_THROWS_AS(chunk(a, 2, 1), ShapeError);
+  CHECK_THROWS_AS((chunk<2>(a, 1)), ShapeError);
+  const int64_t bad[] = {1, 1};
+  CHECK_THROWS_WITH(split(a, 1, bad), Catch::Contains("split") && Catch::Contains("add up to 2"));
+  CHECK_THROWS_AS(reshape(a, {4, 2}), ShapeError);
+  CHECK_THROWS_AS(reshape(a, {-1, -1}), ShapeError);
+  CHECK_THROWS_AS(reshape(a, {4, -1}), ShapeError);
+  CHECK_THROWS_AS(transpose(g.constant(Tensor<double>::zeros({2, 2, 2}))), ShapeError);
+  CHECK(concat({a, a}, 0).shape() == Shape{4, 3});  // still usable
+}
