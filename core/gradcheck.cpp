@@ -39,9 +39,9 @@ class Evaluator {
       weights_ = out.numel() == 1 ? Tensor<double>::ones(out.shape())
                                   : Tensor<double>::uniform(out.shape(), 0.5, 1.5, gen);
     } else if (!(weights_.shape() == out.shape())) {
-      throw ShapeError(fmt::format(
-          "gradcheck: the function's output changed shape between calls ({} then {})",
-          weights_.shape().str(), out.shape().str()));
+      throw ShapeError(
+          fmt::format("gradcheck: the function's output changed shape between calls ({} then {})",
+                      weights_.shape().str(), out.shape().str()));
     }
     return out;
   }
@@ -79,7 +79,8 @@ struct Compare {
     const double rel_err = scale > 0 ? abs_err / scale : 0.0;
     // How far outside the tolerance: <= 1 passes. Non-finite values always fail.
     double score = std::min(abs_err / opt.atol, rel_err / opt.rtol);
-    if (!std::isfinite(analytic) || !std::isfinite(numeric)) score = std::numeric_limits<double>::infinity();
+    if (!std::isfinite(analytic) || !std::isfinite(numeric))
+      score = std::numeric_limits<double>::infinity();
     ++report.elements_checked;
     if (score > 1.0) report.passed = false;
     if (score > worst_score) {

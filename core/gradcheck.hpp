@@ -14,9 +14,9 @@
 namespace rwd {
 
 struct GradcheckOptions {
-  double eps = 1e-6;   // step of the central difference
-  double rtol = 1e-6;  // an element passes when rel error <= rtol ...
-  double atol = 1e-8;  // ... or abs error <= atol
+  double eps = 1e-6;     // step of the central difference
+  double rtol = 1e-6;    // an element passes when rel error <= rtol ...
+  double atol = 1e-8;    // ... or abs error <= atol
   uint64_t seed = 1234;  // weights that turn a non-scalar output into a scalar
 };
 
@@ -24,8 +24,8 @@ struct GradcheckReport {
   bool passed = true;
   int64_t elements_checked = 0;
   /// The worst element, by how far it is outside the tolerance.
-  std::string where;             // "input 1" or "parameter 'weight_ih_l0'"
-  std::vector<int64_t> index;    // its multi-index
+  std::string where;           // "input 1" or "parameter 'weight_ih_l0'"
+  std::vector<int64_t> index;  // its multi-index
   double analytic = 0.0;
   double numeric = 0.0;
   double abs_error = 0.0;

@@ -30,8 +30,7 @@ void Graph<T>::throw_bad_var(const Graph* expected, Var<T> v, const char* op) {
     throw GraphError(fmt::format("{}: the Var belongs to a different graph", op));
   if (v.round_ != v.graph_->round_)
     throw GraphError(fmt::format(
-        "{}: the Var (node {}) was recorded before the graph was cleared; it is stale", op,
-        v.id_));
+        "{}: the Var (node {}) was recorded before the graph was cleared; it is stale", op, v.id_));
   throw GraphError(fmt::format("{}: node id {} is not on the graph ({} nodes)", op, v.id_,
                                v.graph_->nodes_.size()));
 }
@@ -78,8 +77,8 @@ typename Graph<T>::Recorded Graph<T>::record(const OpDef<T>& op, std::span<const
 }
 
 template <Scalar T>
-Var<T> Graph<T>::record_alias(const OpDef<T>& op, Var<T> input, const Shape& shape,
-                              int64_t offset, bool share_grad, const OpAttrs& attrs) {
+Var<T> Graph<T>::record_alias(const OpDef<T>& op, Var<T> input, const Shape& shape, int64_t offset,
+                              bool share_grad, const OpAttrs& attrs) {
   check(input, op.name);
   const Node<T>& src = nodes_[input.id_];
   if (offset < 0 || offset + shape.numel() > src.shape.numel())
@@ -119,9 +118,9 @@ Var<T> Graph<T>::param(Parameter<T>& p) {
   if (p.value().empty())
     throw ValueError("param: the parameter has no storage (default-constructed)");
   if (!(p.grad().shape() == p.shape()))
-    throw ShapeError(fmt::format(
-        "param: the parameter's gradient has shape {} but its value has shape {}",
-        p.grad().shape().str(), p.shape().str()));
+    throw ShapeError(
+        fmt::format("param: the parameter's gradient has shape {} but its value has shape {}",
+                    p.grad().shape().str(), p.shape().str()));
   Node<T> n;
   n.op = &kParamOp<T>;
   n.shape = p.shape();
@@ -197,9 +196,9 @@ void Graph<T>::backward(Var<T> output, TensorView<const T> output_grad) {
   check(output, "backward");
   const Node<T>& l = nodes_[output.id_];
   if (!(output_grad.shape() == l.shape))
-    throw ShapeError(fmt::format(
-        "backward: the output gradient has shape {} but the output ('{}') has shape {}",
-        output_grad.shape().str(), l.op->name, l.shape.str()));
+    throw ShapeError(
+        fmt::format("backward: the output gradient has shape {} but the output ('{}') has shape {}",
+                    output_grad.shape().str(), l.op->name, l.shape.str()));
   start_backward(output);
   T* g = grad_buffer(output.id_);
   for (int64_t i = 0; i < l.shape.numel(); ++i) g[i] += output_grad[i];

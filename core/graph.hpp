@@ -54,9 +54,9 @@ struct OpDef {
 template <Scalar T>
 struct Node {
   enum Flags : uint8_t {
-    kNeedsGrad = 1,   // some input (or the leaf itself) wants a gradient
-    kParam = 2,       // value and gradient belong to a Parameter
-    kGradAlias = 4,   // gradient is a window into input 0's gradient (Note [Aliases])
+    kNeedsGrad = 1,  // some input (or the leaf itself) wants a gradient
+    kParam = 2,      // value and gradient belong to a Parameter
+    kGradAlias = 4,  // gradient is a window into input 0's gradient (Note [Aliases])
   };
   const OpDef<T>* op = nullptr;
   T* value = nullptr;

@@ -8,7 +8,9 @@
 namespace rwd {
 namespace {
 
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 uint64_t splitmix64(uint64_t& state) {
   uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
@@ -37,7 +39,9 @@ uint64_t Generator::next_u64() {
   return result;
 }
 
-double Generator::uniform() { return double(next_u64() >> 11) * 0x1.0p-53; }
+double Generator::uniform() {
+  return double(next_u64() >> 11) * 0x1.0p-53;
+}
 
 double Generator::normal() {
   if (has_spare_) {

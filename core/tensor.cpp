@@ -19,7 +19,8 @@ constexpr size_t kAlign = 64;
 
 template <class T>
 T* allocate_aligned(int64_t n) {
-  const size_t bytes = std::max<size_t>(kAlign, (size_t(n) * sizeof(T) + kAlign - 1) / kAlign * kAlign);
+  const size_t bytes =
+      std::max<size_t>(kAlign, (size_t(n) * sizeof(T) + kAlign - 1) / kAlign * kAlign);
   void* p = std::aligned_alloc(kAlign, bytes);
   if (!p) throw std::bad_alloc();
   return static_cast<T*>(p);

@@ -17,9 +17,12 @@ namespace rwd {
 /// "float32" or "float64", the names PyTorch and safetensors use.
 template <class T>
 constexpr const char* dtype_name() {
-  if constexpr (std::is_same_v<T, float>) return "float32";
-  else if constexpr (std::is_same_v<T, double>) return "float64";
-  else return "unknown";
+  if constexpr (std::is_same_v<T, float>)
+    return "float32";
+  else if constexpr (std::is_same_v<T, double>)
+    return "float64";
+  else
+    return "unknown";
 }
 
 template <class T>
@@ -35,8 +38,8 @@ class TensorView {
   TensorView(T* data, Shape shape) : data_(data), shape_(shape) {}
   /// A view of mutable data converts to a view of const data.
   template <class U>
-    requires(std::is_const_v<T> && std::is_same_v<U, value_type>)
-  TensorView(TensorView<U> other) : data_(other.data()), shape_(other.shape()) {}
+  requires(std::is_const_v<T>&& std::is_same_v<U, value_type>) TensorView(TensorView<U> other)
+      : data_(other.data()), shape_(other.shape()) {}
 
   [[nodiscard]] T* data() const { return data_; }
   [[nodiscard]] const Shape& shape() const { return shape_; }

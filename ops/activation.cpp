@@ -101,11 +101,11 @@ Var<T> log(Var<T> x) {
   return record_unary(kLog<T>, x, [](T v) { return std::log(v); });
 }
 
-#define REWIND_INSTANTIATE(T)       \
-  template Var<T> sigmoid(Var<T>);  \
-  template Var<T> tanh(Var<T>);     \
-  template Var<T> relu(Var<T>);     \
-  template Var<T> exp(Var<T>);      \
+#define REWIND_INSTANTIATE(T)      \
+  template Var<T> sigmoid(Var<T>); \
+  template Var<T> tanh(Var<T>);    \
+  template Var<T> relu(Var<T>);    \
+  template Var<T> exp(Var<T>);     \
   template Var<T> log(Var<T>);
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)
@@ -116,7 +116,9 @@ const OpInfo kActivationOps[] = {
     {kSigmoid<double>.name, true}, {kTanh<double>.name, true}, {kRelu<double>.name, true},
     {kExp<double>.name, true},     {kLog<double>.name, true},
 };
-std::span<const OpInfo> activation_ops() { return kActivationOps; }
+std::span<const OpInfo> activation_ops() {
+  return kActivationOps;
+}
 }  // namespace detail
 
 }  // namespace rwd

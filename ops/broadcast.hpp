@@ -18,7 +18,7 @@ struct Broadcast {
   };
   Kind kind = Kind::kSame;
   Shape out;
-  int64_t n = 0;      // kTile*: numel of the repeating operand
+  int64_t n = 0;                   // kTile*: numel of the repeating operand
   int64_t dims[4] = {1, 1, 1, 1};  // out's dims, right-aligned into rank 4
   int64_t sa[4] = {0, 0, 0, 0};    // a's strides over those dims (0 where a is broadcast)
   int64_t sb[4] = {0, 0, 0, 0};

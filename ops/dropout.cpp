@@ -50,7 +50,9 @@ template Var<double> dropout(Var<double>, double, bool, Generator&);
 
 namespace detail {
 const OpInfo kDropoutOps[] = {{kDropout<double>.name, true}};
-std::span<const OpInfo> dropout_ops() { return kDropoutOps; }
+std::span<const OpInfo> dropout_ops() {
+  return kDropoutOps;
+}
 }  // namespace detail
 
 }  // namespace rwd

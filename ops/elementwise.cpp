@@ -24,8 +24,10 @@ template <Scalar T>
 void add_backward(const Backward<T>& b) {
   const Broadcast bc = node_broadcast(b);
   const T* dy = b.dy();
-  if (T* da = b.dx(0)) for_each_broadcast(bc, [&](int64_t o, int64_t i, int64_t) { da[i] += dy[o]; });
-  if (T* db = b.dx(1)) for_each_broadcast(bc, [&](int64_t o, int64_t, int64_t j) { db[j] += dy[o]; });
+  if (T* da = b.dx(0))
+    for_each_broadcast(bc, [&](int64_t o, int64_t i, int64_t) { da[i] += dy[o]; });
+  if (T* db = b.dx(1))
+    for_each_broadcast(bc, [&](int64_t o, int64_t, int64_t j) { db[j] += dy[o]; });
 }
 
 // y = a - b;  da += dy,  db -= dy
@@ -33,8 +35,10 @@ template <Scalar T>
 void sub_backward(const Backward<T>& b) {
   const Broadcast bc = node_broadcast(b);
   const T* dy = b.dy();
-  if (T* da = b.dx(0)) for_each_broadcast(bc, [&](int64_t o, int64_t i, int64_t) { da[i] += dy[o]; });
-  if (T* db = b.dx(1)) for_each_broadcast(bc, [&](int64_t o, int64_t, int64_t j) { db[j] -= dy[o]; });
+  if (T* da = b.dx(0))
+    for_each_broadcast(bc, [&](int64_t o, int64_t i, int64_t) { da[i] += dy[o]; });
+  if (T* db = b.dx(1))
+    for_each_broadcast(bc, [&](int64_t o, int64_t, int64_t j) { db[j] -= dy[o]; });
 }
 
 // y = a * b;  da += dy * b,  db += dy * a
@@ -157,27 +161,29 @@ template <Scalar T>
 Var<T> add_scalar(Var<T> x, T s) {
   OpAttrs attrs;
   attrs.f[0] = double(s);
-  return record_unary(kAddScalar<T>, x, [s](T v) { return v + s; }, attrs);
+  return record_unary(
+      kAddScalar<T>, x, [s](T v) { return v + s; }, attrs);
 }
 template <Scalar T>
 Var<T> mul_scalar(Var<T> x, T s) {
   OpAttrs attrs;
   attrs.f[0] = double(s);
-  return record_unary(kMulScalar<T>, x, [s](T v) { return v * s; }, attrs);
+  return record_unary(
+      kMulScalar<T>, x, [s](T v) { return v * s; }, attrs);
 }
 template <Scalar T>
 Var<T> square(Var<T> x) {
   return record_unary(kSquare<T>, x, [](T v) { return v * v; });
 }
 
-#define REWIND_INSTANTIATE(T)                  \
-  template Var<T> add(Var<T>, Var<T>);         \
-  template Var<T> sub(Var<T>, Var<T>);         \
-  template Var<T> mul(Var<T>, Var<T>);         \
-  template Var<T> div(Var<T>, Var<T>);         \
-  template Var<T> neg(Var<T>);                 \
-  template Var<T> add_scalar(Var<T>, T);       \
-  template Var<T> mul_scalar(Var<T>, T);       \
+#define REWIND_INSTANTIATE(T)            \
+  template Var<T> add(Var<T>, Var<T>);   \
+  template Var<T> sub(Var<T>, Var<T>);   \
+  template Var<T> mul(Var<T>, Var<T>);   \
+  template Var<T> div(Var<T>, Var<T>);   \
+  template Var<T> neg(Var<T>);           \
+  template Var<T> add_scalar(Var<T>, T); \
+  template Var<T> mul_scalar(Var<T>, T); \
   template Var<T> square(Var<T>);
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)
@@ -185,12 +191,13 @@ REWIND_INSTANTIATE(double)
 
 namespace detail {
 const OpInfo kElementwiseOps[] = {
-    {kAdd<double>.name, true},        {kSub<double>.name, true},
-    {kMul<double>.name, true},        {kDiv<double>.name, true},
-    {kNeg<double>.name, true},        {kAddScalar<double>.name, true},
-    {kMulScalar<double>.name, true},  {kSquare<double>.name, true},
+    {kAdd<double>.name, true},       {kSub<double>.name, true},    {kMul<double>.name, true},
+    {kDiv<double>.name, true},       {kNeg<double>.name, true},    {kAddScalar<double>.name, true},
+    {kMulScalar<double>.name, true}, {kSquare<double>.name, true},
 };
-std::span<const OpInfo> elementwise_ops() { return kElementwiseOps; }
+std::span<const OpInfo> elementwise_ops() {
+  return kElementwiseOps;
+}
 }  // namespace detail
 
 }  // namespace rwd

@@ -32,31 +32,57 @@ template <Scalar T>
 Var<T> square(Var<T> x);
 
 template <Scalar T>
-Var<T> operator+(Var<T> a, Var<T> b) { return add(a, b); }
+Var<T> operator+(Var<T> a, Var<T> b) {
+  return add(a, b);
+}
 template <Scalar T>
-Var<T> operator-(Var<T> a, Var<T> b) { return sub(a, b); }
+Var<T> operator-(Var<T> a, Var<T> b) {
+  return sub(a, b);
+}
 template <Scalar T>
-Var<T> operator*(Var<T> a, Var<T> b) { return mul(a, b); }
+Var<T> operator*(Var<T> a, Var<T> b) {
+  return mul(a, b);
+}
 template <Scalar T>
-Var<T> operator/(Var<T> a, Var<T> b) { return div(a, b); }
+Var<T> operator/(Var<T> a, Var<T> b) {
+  return div(a, b);
+}
 template <Scalar T>
-Var<T> operator-(Var<T> x) { return neg(x); }
+Var<T> operator-(Var<T> x) {
+  return neg(x);
+}
 
 template <Scalar T>
-Var<T> operator+(Var<T> x, std::type_identity_t<T> s) { return add_scalar(x, s); }
+Var<T> operator+(Var<T> x, std::type_identity_t<T> s) {
+  return add_scalar(x, s);
+}
 template <Scalar T>
-Var<T> operator+(std::type_identity_t<T> s, Var<T> x) { return add_scalar(x, s); }
+Var<T> operator+(std::type_identity_t<T> s, Var<T> x) {
+  return add_scalar(x, s);
+}
 template <Scalar T>
-Var<T> operator-(Var<T> x, std::type_identity_t<T> s) { return add_scalar(x, T(-s)); }
+Var<T> operator-(Var<T> x, std::type_identity_t<T> s) {
+  return add_scalar(x, T(-s));
+}
 template <Scalar T>
-Var<T> operator-(std::type_identity_t<T> s, Var<T> x) { return add_scalar(neg(x), s); }
+Var<T> operator-(std::type_identity_t<T> s, Var<T> x) {
+  return add_scalar(neg(x), s);
+}
 template <Scalar T>
-Var<T> operator*(Var<T> x, std::type_identity_t<T> s) { return mul_scalar(x, s); }
+Var<T> operator*(Var<T> x, std::type_identity_t<T> s) {
+  return mul_scalar(x, s);
+}
 template <Scalar T>
-Var<T> operator*(std::type_identity_t<T> s, Var<T> x) { return mul_scalar(x, s); }
+Var<T> operator*(std::type_identity_t<T> s, Var<T> x) {
+  return mul_scalar(x, s);
+}
 template <Scalar T>
-Var<T> operator/(Var<T> x, std::type_identity_t<T> s) { return mul_scalar(x, T(1) / s); }
+Var<T> operator/(Var<T> x, std::type_identity_t<T> s) {
+  return mul_scalar(x, T(1) / s);
+}
 template <Scalar T>
-Var<T> operator/(std::type_identity_t<T> s, Var<T> x) { return div(x.graph().scalar(s), x); }
+Var<T> operator/(std::type_identity_t<T> s, Var<T> x) {
+  return div(x.graph().scalar(s), x);
+}
 
 }  // namespace rwd

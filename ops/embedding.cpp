@@ -62,7 +62,9 @@ template Var<double> embedding(Var<double>, std::span<const int64_t>);
 
 namespace detail {
 const OpInfo kEmbeddingOps[] = {{kEmbedding<double>.name, true}};
-std::span<const OpInfo> embedding_ops() { return kEmbeddingOps; }
+std::span<const OpInfo> embedding_ops() {
+  return kEmbeddingOps;
+}
 }  // namespace detail
 
 }  // namespace rwd

@@ -49,11 +49,12 @@ const OpDef<T> kMatmul{"matmul", &matmul_backward<T>};
 template <Scalar T>
 Var<T> matmul(Var<T> a, Var<T> b, bool transpose_a, bool transpose_b) {
   Graph<T>& g = graph_of("matmul", {a, b});
-  const Shape& sa = g.node(a.id()).shape;
-  const Shape& sb = g.node(b.id()).shape;
+  // Copies: record() below may move the node array.
+  const Shape sa = g.node(a.id()).shape;
+  const Shape sb = g.node(b.id()).shape;
   if (sa.rank() != 2 || sb.rank() != 2)
-    throw ShapeError(fmt::format("matmul: both operands must be 2-D, got {} and {}", sa.str(),
-                                 sb.str()));
+    throw ShapeError(
+        fmt::format("matmul: both operands must be 2-D, got {} and {}", sa.str(), sb.str()));
   const int64_t m = transpose_a ? sa[1] : sa[0];
   const int64_t k = transpose_a ? sa[0] : sa[1];
   const int64_t kb = transpose_b ? sb[1] : sb[0];
@@ -86,7 +87,9 @@ template Var<double> linear(Var<double>, Var<double>, Var<double>);
 
 namespace detail {
 const OpInfo kLinalgOps[] = {{kMatmul<double>.name, true}};
-std::span<const OpInfo> linalg_ops() { return kLinalgOps; }
+std::span<const OpInfo> linalg_ops() {
+  return kLinalgOps;
+}
 }  // namespace detail
 
 }  // namespace rwd

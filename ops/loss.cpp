@@ -55,8 +55,8 @@ Var<T> cross_entropy(Var<T> logits, std::span<const int64_t> targets) {
   Graph<T>& g = logits.graph();
   const Node<T>& n = g.node(logits.id());
   if (n.shape.rank() != 2)
-    throw ShapeError(fmt::format("cross_entropy: logits must be [batch, classes], got {}",
-                                 n.shape.str()));
+    throw ShapeError(
+        fmt::format("cross_entropy: logits must be [batch, classes], got {}", n.shape.str()));
   const int64_t batch = n.shape[0];
   const int64_t classes = n.shape[1];
   if (int64_t(targets.size()) != batch)
@@ -65,9 +65,9 @@ Var<T> cross_entropy(Var<T> logits, std::span<const int64_t> targets) {
   if (batch == 0) throw ShapeError("cross_entropy: empty batch (logits [0, C])");
   for (size_t r = 0; r < targets.size(); ++r)
     if (targets[r] < 0 || targets[r] >= classes)
-      throw IndexError(fmt::format(
-          "cross_entropy: target {} at batch row {} is out of range for {} classes", targets[r],
-          r, classes));
+      throw IndexError(
+          fmt::format("cross_entropy: target {} at batch row {} is out of range for {} classes",
+                      targets[r], r, classes));
   // Scratch: the ids, then the probabilities (both kept for backward).
   const size_t id_bytes = (size_t(batch) * sizeof(int64_t) + 63) / 64 * 64;
   auto* saved = g.template allocate<unsigned char>(id_bytes + size_t(batch * classes) * sizeof(T));
@@ -120,7 +120,9 @@ template Var<double> mse(Var<double>, Var<double>);
 
 namespace detail {
 const OpInfo kLossOps[] = {{kCrossEntropy<double>.name, true}, {kMse<double>.name, true}};
-std::span<const OpInfo> loss_ops() { return kLossOps; }
+std::span<const OpInfo> loss_ops() {
+  return kLossOps;
+}
 }  // namespace detail
 
 }  // namespace rwd

@@ -47,7 +47,8 @@ void softmax_backward(const Backward<T>& b) {
     for (int64_t i = 0; i < s.inner; ++i) {
       const int64_t base = o * s.n * s.inner + i;
       double dot = 0;
-      for (int64_t k = 0; k < s.n; ++k) dot += double(dy[base + k * s.inner]) * y[base + k * s.inner];
+      for (int64_t k = 0; k < s.n; ++k)
+        dot += double(dy[base + k * s.inner]) * y[base + k * s.inner];
       for (int64_t k = 0; k < s.n; ++k) {
         const int64_t at = base + k * s.inner;
         dx[at] += y[at] * (dy[at] - T(dot));
@@ -181,12 +182,12 @@ Var<T> log_softmax(Var<T> x, int axis) {
   return softmax_like(kLogSoftmax<T>, x, axis, true);
 }
 
-#define REWIND_INSTANTIATE(T)                \
-  template Var<T> sum(Var<T>);               \
-  template Var<T> sum(Var<T>, int, bool);    \
-  template Var<T> mean(Var<T>);              \
-  template Var<T> mean(Var<T>, int, bool);   \
-  template Var<T> softmax(Var<T>, int);      \
+#define REWIND_INSTANTIATE(T)              \
+  template Var<T> sum(Var<T>);             \
+  template Var<T> sum(Var<T>, int, bool);  \
+  template Var<T> mean(Var<T>);            \
+  template Var<T> mean(Var<T>, int, bool); \
+  template Var<T> softmax(Var<T>, int);    \
   template Var<T> log_softmax(Var<T>, int);
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)
@@ -199,7 +200,9 @@ const OpInfo kReduceOps[] = {
     {kSoftmax<double>.name, true},
     {kLogSoftmax<double>.name, true},
 };
-std::span<const OpInfo> reduce_ops() { return kReduceOps; }
+std::span<const OpInfo> reduce_ops() {
+  return kReduceOps;
+}
 }  // namespace detail
 
 }  // namespace rwd

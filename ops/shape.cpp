@@ -103,7 +103,8 @@ Var<T> concat(std::span<const Var<T>> xs, int axis) {
     const Node<T>& n = g.node(x.id());
     const int64_t width = n.shape[a] * os.inner;
     for (int64_t o = 0; o < os.outer; ++o)
-      std::memcpy(out + o * os.n * os.inner + offset, n.value + o * width, size_t(width) * sizeof(T));
+      std::memcpy(out + o * os.n * os.inner + offset, n.value + o * width,
+                  size_t(width) * sizeof(T));
     offset += width;
   }
   return y;
@@ -115,9 +116,9 @@ Var<T> slice(Var<T> x, int axis, int64_t start, int64_t stop) {
   const Shape& s = g.node(x.id()).shape;
   const int a = s.normalize_axis(axis, "slice");
   if (start < 0 || stop > s[a] || start > stop)
-    throw IndexError(fmt::format(
-        "slice: range [{}, {}) is out of bounds for axis {} of length {} (shape {})", start, stop,
-        a, s[a], s.str()));
+    throw IndexError(
+        fmt::format("slice: range [{}, {}) is out of bounds for axis {} of length {} (shape {})",
+                    start, stop, a, s[a], s.str()));
   const Shape out_shape = s.with_dim(a, stop - start);
   const AxisSplit in = split_at_axis(s, a);
   OpAttrs attrs;
@@ -145,9 +146,9 @@ std::vector<Var<T>> split(Var<T> x, int axis, std::span<const int64_t> sizes) {
     total += size;
   }
   if (total != s[a])
-    throw ShapeError(fmt::format(
-        "split: sizes [{}] add up to {} but axis {} of shape {} has length {}",
-        fmt::join(sizes, ", "), total, a, s.str(), s[a]));
+    throw ShapeError(
+        fmt::format("split: sizes [{}] add up to {} but axis {} of shape {} has length {}",
+                    fmt::join(sizes, ", "), total, a, s.str(), s[a]));
   std::vector<Var<T>> out;
   out.reserve(sizes.size());
   int64_t start = 0;
@@ -227,14 +228,14 @@ Var<T> detach(Var<T> x) {
   return x.graph().record_alias(kDetach<T>, x, x.shape(), 0, false);
 }
 
-#define REWIND_INSTANTIATE(T)                                                   \
-  template Var<T> concat(std::span<const Var<T>>, int);                         \
-  template Var<T> slice(Var<T>, int, int64_t, int64_t);                         \
-  template std::vector<Var<T>> split(Var<T>, int, std::span<const int64_t>);    \
-  template std::vector<Var<T>> chunk(Var<T>, int, int);                         \
-  template Var<T> reshape(Var<T>, const Shape&);                                \
-  template Var<T> reshape(Var<T>, std::initializer_list<int64_t>);              \
-  template Var<T> transpose(Var<T>);                                            \
+#define REWIND_INSTANTIATE(T)                                                \
+  template Var<T> concat(std::span<const Var<T>>, int);                      \
+  template Var<T> slice(Var<T>, int, int64_t, int64_t);                      \
+  template std::vector<Var<T>> split(Var<T>, int, std::span<const int64_t>); \
+  template std::vector<Var<T>> chunk(Var<T>, int, int);                      \
+  template Var<T> reshape(Var<T>, const Shape&);                             \
+  template Var<T> reshape(Var<T>, std::initializer_list<int64_t>);           \
+  template Var<T> transpose(Var<T>);                                         \
   template Var<T> detach(Var<T>);
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)
@@ -242,10 +243,12 @@ REWIND_INSTANTIATE(double)
 
 namespace detail {
 const OpInfo kShapeOps[] = {
-    {kConcat<double>.name, true},    {kSlice<double>.name, true},  {kReshape<double>.name, true},
+    {kConcat<double>.name, true},    {kSlice<double>.name, true},   {kReshape<double>.name, true},
     {kTranspose<double>.name, true}, {kDetach<double>.name, false},
 };
-std::span<const OpInfo> shape_ops() { return kShapeOps; }
+std::span<const OpInfo> shape_ops() {
+  return kShapeOps;
+}
 }  // namespace detail
 
 }  // namespace rwd

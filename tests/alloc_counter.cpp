@@ -12,16 +12,84 @@ std::atomic<int64_t> g_count{0};
 
 #if defined(__SANITIZE_ADDRESS__)
 
-void* operator new(std::size_t n) {
+// Every replaceable form, so that each new pairs with its delete.
+namespace {
+void* counted(std::size_t n, std::size_t align) {
   g_count.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  n = n == 0 ? 1 : n;
+  if (align <= alignof(std::max_align_t)) return std::malloc(n);
+  return std::aligned_alloc(align, (n + align - 1) / align * align);
+}
+void* counted_or_throw(std::size_t n, std::size_t align) {
+  if (void* p = counted(n, align)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+}  // namespace
+void* operator new(std::size_t n) {
+  return counted_or_throw(n, 0);
+}
+void* operator new[](std::size_t n) {
+  return counted_or_throw(n, 0);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_or_throw(n, std::size_t(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_or_throw(n, std::size_t(a));
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return counted(n, 0);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return counted(n, 0);
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return counted(n, std::size_t(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return counted(n, std::size_t(a));
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
 
 namespace rwd::test {
-bool counts_malloc() { return false; }
+bool counts_malloc() {
+  return false;
+}
 }  // namespace rwd::test
 
 #else
@@ -60,15 +128,21 @@ int posix_memalign(void** out, std::size_t align, std::size_t n) {
   *out = p;
   return 0;
 }
-void free(void* p) { __libc_free(p); }
+void free(void* p) {
+  __libc_free(p);
+}
 }
 
 namespace rwd::test {
-bool counts_malloc() { return true; }
+bool counts_malloc() {
+  return true;
+}
 }  // namespace rwd::test
 
 #endif
 
 namespace rwd::test {
-int64_t allocation_count() { return g_count.load(std::memory_order_relaxed); }
+int64_t allocation_count() {
+  return g_count.load(std::memory_order_relaxed);
+}
 }  // namespace rwd::test

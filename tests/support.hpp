@@ -47,10 +47,10 @@ GradcheckReport check(std::vector<Tensor<double>> inputs,
 /// [grad] that runs it, and an entry in the registry the coverage test reads. The body
 /// returns a GradcheckReport.
 #define GRAD_CASE(op, name) GRAD_CASE_IMPL(op, name, REWIND_CAT(grad_case_fn_, __LINE__))
-#define GRAD_CASE_IMPL(op, name, fn)                                              \
-  static ::rwd::GradcheckReport fn();                                             \
+#define GRAD_CASE_IMPL(op, name, fn)                                                     \
+  static ::rwd::GradcheckReport fn();                                                    \
   static const ::rwd::test::GradCaseRegistrar REWIND_CAT(fn, _registrar){op, name, &fn}; \
-  TEST_CASE("gradcheck " op ": " name, "[grad][" op "]") {                        \
-    ::rwd::test::require_passed(fn(), op);                                        \
-  }                                                                               \
+  TEST_CASE("gradcheck " op ": " name, "[grad][" op "]") {                               \
+    ::rwd::test::require_passed(fn(), op);                                               \
+  }                                                                                      \
   static ::rwd::GradcheckReport fn()

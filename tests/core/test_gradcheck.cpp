@@ -37,16 +37,14 @@ TEST_CASE("gradcheck finds and locates a wrong gradient", "[core][gradcheck]") {
   CHECK(r.ops == std::vector<std::string>{"bad_cube", "sum"});
 }
 
-TEST_CASE("gradcheck covers parameters by name and restores their gradients",
-          "[core][gradcheck]") {
+TEST_CASE("gradcheck covers parameters by name and restores their gradients", "[core][gradcheck]") {
   Parameter<double> w(randn({2, 3}, 1));
   w.grad().fill(42);
   const Tensor<double> before = w.value();
   const NamedParameter<double> params[] = {{"layer.weight", &w}};
   const Tensor<double> x = randn({4, 2}, 2);
   const auto r = gradcheck(
-      [&](Graph<double>& g, auto v) { return sigmoid(matmul(v[0], g.param(w))); }, {&x, 1},
-      params);
+      [&](Graph<double>& g, auto v) { return sigmoid(matmul(v[0], g.param(w))); }, {&x, 1}, params);
   INFO(r.summary());
   CHECK(r.passed);
   CHECK(r.elements_checked == 8 + 6);
@@ -54,13 +52,12 @@ TEST_CASE("gradcheck covers parameters by name and restores their gradients",
   CHECK(max_abs_diff(w.value().view(), before.view()) == 0.0);
 }
 
-TEST_CASE("gradcheck reports a parameter by name when its gradient is wrong",
-          "[core][gradcheck]") {
+TEST_CASE("gradcheck reports a parameter by name when its gradient is wrong", "[core][gradcheck]") {
   Parameter<double> w(Tensor<double>::from({2}, {1.0, 2.0}));
   const NamedParameter<double> params[] = {{"cube.w", &w}};
   const Tensor<double> x = Tensor<double>::from({2}, {1.0, 1.0});
-  const auto r = gradcheck(
-      [&](Graph<double>& g, auto v) { return bad_cube(g.param(w)) * v[0]; }, {&x, 1}, params);
+  const auto r = gradcheck([&](Graph<double>& g, auto v) { return bad_cube(g.param(w)) * v[0]; },
+                           {&x, 1}, params);
   CHECK_FALSE(r.passed);
   CHECK(r.where == "parameter 'cube.w'");
   CHECK(r.index == std::vector<int64_t>{1});

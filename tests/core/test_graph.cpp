@@ -42,14 +42,13 @@ TEST_CASE("backward twice on one graph: parameters accumulate, graph values star
   CHECK(x.grad()[0] == 2.0);
 }
 
-TEST_CASE("constants, detached and unreachable values get no gradient buffer",
-          "[core][graph]") {
+TEST_CASE("constants, detached and unreachable values get no gradient buffer", "[core][graph]") {
   Parameter<double> w(randn({2, 2}, 1));
   Parameter<double> frozen(randn({2, 2}, 2), false);
   Graph<double> g;
   auto c = g.constant(randn({1, 2}, 3));
   auto h = matmul(c, g.param(w));
-  auto unused = tanh(h);       // needs a gradient, but the loss never uses it
+  auto unused = tanh(h);  // needs a gradient, but the loss never uses it
   auto f = g.param(frozen);
   auto loss = sum(h + matmul(c, f));
   g.backward(loss);

@@ -37,7 +37,8 @@ GRAD_CASE("mul", "fan-out: x * x") {
   return check({randn({2, 3}, 7)}, [](auto x) { return x[0] * x[0]; });
 }
 GRAD_CASE("div", "same shape") {
-  return check({randn({2, 3}, 8), uniform({2, 3}, 0.5, 2.0, 9)}, [](auto x) { return x[0] / x[1]; });
+  return check({randn({2, 3}, 8), uniform({2, 3}, 0.5, 2.0, 9)},
+               [](auto x) { return x[0] / x[1]; });
 }
 GRAD_CASE("div", "by a broadcast row") {
   return check({randn({3, 2}, 8), uniform({2}, 0.5, 2.0, 9)}, [](auto x) { return x[0] / x[1]; });
@@ -85,8 +86,8 @@ TEST_CASE("elementwise: shapes that do not broadcast name the op and both shapes
   auto a = g.constant(Tensor<double>::zeros({2, 3}));
   auto b = g.constant(Tensor<double>::zeros({4}));
   CHECK_THROWS_AS(a + b, ShapeError);
-  CHECK_THROWS_WITH(a * b, Catch::Contains("mul") && Catch::Contains("[2, 3]") &&
-                               Catch::Contains("[4]"));
+  CHECK_THROWS_WITH(a * b,
+                    Catch::Contains("mul") && Catch::Contains("[2, 3]") && Catch::Contains("[4]"));
   // The graph is still usable afterwards.
   const size_t before = g.size();
   auto c = a + a;

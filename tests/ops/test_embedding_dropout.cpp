@@ -41,8 +41,8 @@ TEST_CASE("embedding errors name the id and the table", "[ops][embedding][errors
   CHECK_THROWS_AS(embedding(g.constant(Tensor<float>::zeros({5})), ok), ShapeError);
 }
 
-TEMPLATE_TEST_CASE("dropout: train scales survivors, eval is the identity", "[ops][dropout]",
-                   float, double) {
+TEMPLATE_TEST_CASE("dropout: train scales survivors, eval is the identity", "[ops][dropout]", float,
+                   double) {
   using T = TestType;
   Graph<T> g;
   Generator gen(3);
@@ -71,5 +71,6 @@ TEST_CASE("dropout rejects a probability outside [0, 1]", "[ops][dropout][errors
   Generator gen;
   auto x = g.constant(Tensor<double>::ones({3}));
   CHECK_THROWS_AS(dropout(x, 1.5, true, gen), ValueError);
-  CHECK_THROWS_WITH(dropout(x, -0.1, true, gen), Catch::Contains("dropout") && Catch::Contains("-0.1"));
+  CHECK_THROWS_WITH(dropout(x, -0.1, true, gen),
+                    Catch::Contains("dropout") && Catch::Contains("-0.1"));
 }

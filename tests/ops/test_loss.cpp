@@ -18,8 +18,8 @@ GRAD_CASE("cross_entropy", "large logits") {
   // Large logits make the loss steep; a smaller step keeps truncation error down.
   GradcheckOptions opt;
   opt.eps = 1e-7;
-  return gradcheck([](Graph<double>&, auto v) { return cross_entropy(v[0], targets); }, {&x, 1},
-                   {}, opt);
+  return gradcheck([](Graph<double>&, auto v) { return cross_entropy(v[0], targets); }, {&x, 1}, {},
+                   opt);
 }
 GRAD_CASE("mse", "both sides") {
   return check({randn({2, 3}, 93), randn({2, 3}, 94)}, [](auto x) { return mse(x[0], x[1]); });
@@ -54,9 +54,9 @@ TEST_CASE("loss errors name the op and the bad value", "[ops][loss][errors]") {
   auto logits = g.constant(Tensor<double>::zeros({2, 3}));
   const std::vector<int64_t> bad_id = {0, 3};
   CHECK_THROWS_AS(cross_entropy(logits, bad_id), IndexError);
-  CHECK_THROWS_WITH(cross_entropy(logits, bad_id),
-                    Catch::Contains("cross_entropy") && Catch::Contains("target 3") &&
-                        Catch::Contains("3 classes"));
+  CHECK_THROWS_WITH(cross_entropy(logits, bad_id), Catch::Contains("cross_entropy") &&
+                                                       Catch::Contains("target 3") &&
+                                                       Catch::Contains("3 classes"));
   const std::vector<int64_t> negative = {0, -1};
   CHECK_THROWS_AS(cross_entropy(logits, negative), IndexError);
   const std::vector<int64_t> too_few = {0};

@@ -6,16 +6,19 @@ using rwd::test::check;
 using rwd::test::randn;
 
 GRAD_CASE("concat", "axis 0") {
-  return check({randn({2, 3}, 61), randn({1, 3}, 62)},
-               [](auto x) { return concat({x[0], x[1]}, 0); });
+  return check({randn({2, 3}, 61), randn({1, 3}, 62)}, [](auto x) {
+    return concat({x[0], x[1]}, 0);
+  });
 }
 GRAD_CASE("concat", "last axis, three inputs, one repeated") {
-  return check({randn({2, 3}, 63), randn({2, 1}, 64)},
-               [](auto x) { return concat({x[0], x[1], x[0]}, -1); });
+  return check({randn({2, 3}, 63), randn({2, 1}, 64)}, [](auto x) {
+    return concat({x[0], x[1], x[0]}, -1);
+  });
 }
 GRAD_CASE("concat", "middle axis of rank 3") {
-  return check({randn({2, 1, 3}, 65), randn({2, 2, 3}, 66)},
-               [](auto x) { return concat({x[0], x[1]}, 1); });
+  return check({randn({2, 1, 3}, 65), randn({2, 2, 3}, 66)}, [](auto x) {
+    return concat({x[0], x[1]}, 1);
+  });
 }
 GRAD_CASE("slice", "leading axis (a view)") {
   return check({randn({4, 3}, 67)}, [](auto x) { return tanh(slice(x[0], 0, 1, 3)); });
@@ -32,8 +35,7 @@ GRAD_CASE("slice", "split and chunk into gates") {
     auto gates = chunk<4>(x[0], 1);
     const int64_t sizes[] = {3, 5};
     auto parts = split(x[0], 1, sizes);
-    return sigmoid(gates[0]) * tanh(gates[2]) + gates[3] - gates[1] + sum(parts[1]) +
-           sum(parts[0]);
+    return sigmoid(gates[0]) * tanh(gates[2]) + gates[3] - gates[1] + sum(parts[1]) + sum(parts[0]);
   });
 }
 GRAD_CASE("reshape", "flatten and back") {
