@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cstring>
 #include <limits>
 
@@ -14,10 +15,16 @@ const OpDef<T> kInputOp{"input", nullptr};
 template <Scalar T>
 const OpDef<T> kParamOp{"param", nullptr};
 
+// Round ids are unique across all graphs of the process (see Graph::round()).
+uint64_t next_round() {
+  static std::atomic<uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 }  // namespace
 
 template <Scalar T>
-Graph<T>::Graph() = default;
+Graph<T>::Graph() : round_(next_round()) {}
 
 template <Scalar T>
 Graph<T>::~Graph() = default;
@@ -115,6 +122,14 @@ Var<T> Graph<T>::scalar(T value) {
 
 template <Scalar T>
 Var<T> Graph<T>::param(Parameter<T>& p) {
+  // Note: the cache is only trusted when graph, round, storage and requires_grad all match.
+  auto& cache = p.node_cache_;
+  if (cache.graph == this && cache.round == round_ && cache.node < nodes_.size()) {
+    const Node<T>& cached = nodes_[cache.node];
+    if (cached.is_param() && cached.value == p.value().data() &&
+        cached.needs_grad() == p.requires_grad())
+      return Var<T>(this, cache.node, round_);
+  }
   if (p.value().empty())
     throw ValueError("param: the parameter has no storage (default-constructed)");
   if (!(p.grad().shape() == p.shape()))
@@ -132,6 +147,7 @@ Var<T> Graph<T>::param(Parameter<T>& p) {
     n.grad = p.grad().data();
   }
   nodes_.push_back(n);
+  cache = {this, round_, NodeId(nodes_.size() - 1)};
   return Var<T>(this, NodeId(nodes_.size() - 1), round_);
 }
 
@@ -211,7 +227,7 @@ void Graph<T>::clear() {
   input_ids_.clear();
   grad_nodes_.clear();
   arena_.reset();
-  ++round_;
+  round_ = next_round();
 }
 
 template class Graph<float>;

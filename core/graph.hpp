@@ -73,7 +73,8 @@ struct Node {
 };
 
 /// A handle to a value recorded on a graph: the graph, the node id and the graph's round
-/// (bumped by clear(), so stale handles are caught). Copying is free.
+/// (renewed by clear(), so stale handles are caught). Copying is free. A Var must not be
+/// used after its graph is destroyed.
 template <Scalar T>
 class Var {
  public:
@@ -105,10 +106,10 @@ class Var {
 
  private:
   friend class Graph<T>;
-  Var(Graph<T>* g, NodeId id, uint32_t round) : graph_(g), id_(id), round_(round) {}
+  Var(Graph<T>* g, NodeId id, uint64_t round) : graph_(g), id_(id), round_(round) {}
   Graph<T>* graph_ = nullptr;
   NodeId id_ = 0;
-  uint32_t round_ = 0;
+  uint64_t round_ = 0;
 };
 
 template <Scalar T>
@@ -133,7 +134,9 @@ class Graph {
   Var<T> constant(const Tensor<T>& value) { return input(value.view(), false); }
   /// A rank-0 constant.
   Var<T> scalar(T value);
-  /// A node that refers to the parameter's storage; backward adds into p.grad().
+  /// A node that refers to the parameter's storage; backward adds into p.grad(). Within one
+  /// round, asking again for the same parameter returns the same node (so a cell calling
+  /// param() at every time step records it once).
   Var<T> param(Parameter<T>& p);
 
   // ---- Running the tape ----
@@ -162,7 +165,9 @@ class Graph {
   [[nodiscard]] size_t bytes_used() const { return arena_.bytes_used(); }
   /// The most bytes held in any round of this graph.
   [[nodiscard]] size_t peak_bytes() const { return arena_.peak_bytes(); }
-  [[nodiscard]] uint32_t round() const { return round_; }
+  /// Identifies the graph's current round: unique across all graphs of the process, so a
+  /// handle from another graph, a destroyed one or before clear() never matches.
+  [[nodiscard]] uint64_t round() const { return round_; }
 
   // ---- For op authors (built-in ops use exactly this) ----
 
@@ -211,7 +216,7 @@ class Graph {
   std::vector<NodeId> input_ids_;
   std::vector<NodeId> grad_nodes_;  // nodes given a graph-owned gradient in this backward
   Arena arena_;
-  uint32_t round_ = 1;
+  uint64_t round_;
 };
 
 /// What a backward function sees: this node's value and incoming gradient, its inputs'

@@ -13,6 +13,9 @@
 namespace rwd {
 
 template <Scalar T>
+class Graph;
+
+template <Scalar T>
 class Parameter {
  public:
   Parameter() = default;
@@ -43,9 +46,18 @@ class Parameter {
   }
 
  private:
+  friend class Graph<T>;
+  // Graph::param's cache: the node this parameter has in a graph's current round.
+  struct NodeCache {
+    const void* graph = nullptr;
+    uint64_t round = 0;
+    uint32_t node = 0;
+  };
+
   Tensor<T> value_;
   Tensor<T> grad_;
   bool requires_grad_ = true;
+  NodeCache node_cache_;
 };
 
 /// A parameter with its dotted name (as in a state_dict: "encoder.weight_ih_l0").

@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <cstring>
+#include <utility>
 
 #include "rewind/ops/registry.hpp"
 
@@ -48,15 +49,36 @@ void slice_backward(const Backward<T>& b) {
   }
 }
 
-// y = xᵀ;  dx += dyᵀ
+// Walks the output of swapping axes a and b of `in_shape` in order, calling
+// f(out_offset, in_offset) for each element.
+template <class F>
+void for_each_swapped(const Shape& in_shape, int a, int b, F&& f) {
+  const int pad = 4 - in_shape.rank();
+  int64_t dims[4] = {1, 1, 1, 1};
+  int64_t strides[4] = {0, 0, 0, 0};
+  const auto in_strides = row_major_strides(in_shape);
+  for (int i = 0; i < in_shape.rank(); ++i) {
+    dims[pad + i] = in_shape[i];
+    strides[pad + i] = in_strides[size_t(i)];
+  }
+  std::swap(dims[pad + a], dims[pad + b]);
+  std::swap(strides[pad + a], strides[pad + b]);
+  int64_t o = 0;
+  for (int64_t i0 = 0; i0 < dims[0]; ++i0)
+    for (int64_t i1 = 0; i1 < dims[1]; ++i1)
+      for (int64_t i2 = 0; i2 < dims[2]; ++i2) {
+        const int64_t base = i0 * strides[0] + i1 * strides[1] + i2 * strides[2];
+        for (int64_t i3 = 0; i3 < dims[3]; ++i3, ++o) f(o, base + i3 * strides[3]);
+      }
+}
+
+// y = x with axes a, b swapped;  dx += dy with axes a, b swapped back
 template <Scalar T>
 void transpose_backward(const Backward<T>& b) {
   if (T* dx = b.dx(0)) {
-    const int64_t rows = b.x_shape(0)[0];
-    const int64_t cols = b.x_shape(0)[1];
-    const T* dy = b.dy();  // [cols, rows]
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) dx[r * cols + c] += dy[c * rows + r];
+    const T* dy = b.dy();
+    for_each_swapped(b.x_shape(0), int(b.attrs().i[0]), int(b.attrs().i[1]),
+                     [&](int64_t o, int64_t i) { dx[i] += dy[o]; });
   }
 }
 
@@ -210,16 +232,25 @@ Var<T> reshape(Var<T> x, std::initializer_list<int64_t> dims) {
 
 template <Scalar T>
 Var<T> transpose(Var<T> x) {
+  const Shape& s = x.shape();
+  if (s.rank() != 2)
+    throw ShapeError(fmt::format("transpose: needs a 2-D value, got shape {}", s.str()));
+  return transpose(x, 0, 1);
+}
+
+template <Scalar T>
+Var<T> transpose(Var<T> x, int a, int b) {
   Graph<T>& g = x.graph();
-  const Node<T>& n = g.node(x.id());
-  if (n.shape.rank() != 2)
-    throw ShapeError(fmt::format("transpose: needs a 2-D value, got shape {}", n.shape.str()));
-  const int64_t rows = n.shape[0];
-  const int64_t cols = n.shape[1];
-  const T* xv = n.value;
-  auto [y, out] = g.record(kTranspose<T>, {x}, Shape{cols, rows});
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = xv[r * cols + c];
+  const Shape in_shape = g.node(x.id()).shape;
+  const int na = in_shape.normalize_axis(a, "transpose");
+  const int nb = in_shape.normalize_axis(b, "transpose");
+  Shape out_shape = in_shape.with_dim(na, in_shape[nb]).with_dim(nb, in_shape[na]);
+  OpAttrs attrs;
+  attrs.i[0] = na;
+  attrs.i[1] = nb;
+  const T* xv = g.node(x.id()).value;
+  auto [y, out] = g.record(kTranspose<T>, {x}, out_shape, attrs);
+  for_each_swapped(in_shape, na, nb, [&](int64_t o, int64_t i) { out[o] = xv[i]; });
   return y;
 }
 
@@ -236,6 +267,7 @@ Var<T> detach(Var<T> x) {
   template Var<T> reshape(Var<T>, const Shape&);                             \
   template Var<T> reshape(Var<T>, std::initializer_list<int64_t>);           \
   template Var<T> transpose(Var<T>);                                         \
+  template Var<T> transpose(Var<T>, int, int);                               \
   template Var<T> detach(Var<T>);
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)

@@ -54,6 +54,9 @@ Var<T> reshape(Var<T> x, const Shape& shape);
 /// The transpose of a 2-D value (a copy).
 template <Scalar T>
 Var<T> transpose(Var<T> x);
+/// `x` with axes a and b swapped (a copy), for any rank; negative axes count from the end.
+template <Scalar T>
+Var<T> transpose(Var<T> x, int a, int b);
 
 /// The same value with no gradient flowing back through it (a view).
 template <Scalar T>

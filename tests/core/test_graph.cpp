@@ -30,6 +30,26 @@ TEST_CASE("parameter gradients accumulate across backward calls until zero_grad"
   CHECK(w.grad()[0] == 0.0);
 }
 
+TEST_CASE("a parameter asked for twice in one round is one node", "[core][graph][param]") {
+  Parameter<double> w(Tensor<double>::from({2}, {1, 2}));
+  Graph<double> g;
+  auto a = g.param(w);
+  auto b = g.param(w);
+  CHECK(a.id() == b.id());
+  CHECK(g.size() == 1);
+  w.set_requires_grad(false);  // a changed parameter gets a fresh node
+  auto c = g.param(w);
+  CHECK(c.id() != a.id());
+  CHECK_FALSE(c.requires_grad());
+  g.clear();
+  Graph<double> other;
+  auto d = other.param(w);
+  auto e = g.param(w);  // same node ids on two graphs must not be confused
+  CHECK(d.valid());
+  CHECK(e.valid());
+  CHECK(&e.graph() == &g);
+}
+
 TEST_CASE("backward twice on one graph: parameters accumulate, graph values start afresh",
           "[core][graph]") {
   Parameter<double> w(Tensor<double>::from({1}, {2}));

@@ -44,6 +44,12 @@ GRAD_CASE("reshape", "flatten and back") {
     return reshape(tanh(flat), {3, 4}) * reshape(x[0], {3, -1});
   });
 }
+GRAD_CASE("transpose", "swap the first two axes of rank 3 (batch_first)") {
+  return check({randn({2, 3, 4}, 74)}, [](auto x) { return tanh(transpose(x[0], 0, 1)); });
+}
+GRAD_CASE("transpose", "axes 1 and 3 of rank 4") {
+  return check({randn({2, 3, 1, 2}, 75)}, [](auto x) { return transpose(x[0], 1, -1); });
+}
 GRAD_CASE("transpose", "2-D") {
   return check({randn({2, 3}, 72), randn({2, 3}, 73)},
                [](auto x) { return matmul(transpose(x[0]), x[1]); });
@@ -66,6 +72,11 @@ TEMPLATE_TEST_CASE("shape ops forward values", "[ops][shape]", float, double) {
   auto t = transpose(a);
   CHECK(t.shape() == Shape{3, 2});
   CHECK(t.value().at({2, 1}) == T(5));
+  auto b3 = g.constant(Tensor<T>::from({2, 3, 1}, {0, 1, 2, 3, 4, 5}));
+  auto t3 = transpose(b3, 0, 1);
+  REQUIRE(t3.shape() == Shape{3, 2, 1});
+  CHECK(t3.value().at({2, 1, 0}) == T(5));
+  CHECK(t3.value().at({1, 0, 0}) == T(1));
   auto re = reshape(a, {3, -1});
   CHECK(re.shape() == Shape{3, 2});
   CHECK(re.value().data() == a.value().data());
