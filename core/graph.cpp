@@ -121,6 +121,18 @@ Var<T> Graph<T>::scalar(T value) {
 }
 
 template <Scalar T>
+typename Graph<T>::Recorded Graph<T>::new_constant(const Shape& shape) {
+  return record(kInputOp<T>, {}, shape);
+}
+
+template <Scalar T>
+Var<T> Graph<T>::zeros(const Shape& shape) {
+  auto r = record(kInputOp<T>, {}, shape);
+  std::memset(r.out, 0, size_t(shape.numel()) * sizeof(T));
+  return r.var;
+}
+
+template <Scalar T>
 Var<T> Graph<T>::param(Parameter<T>& p) {
   // Note: the cache is only trusted when graph, round, storage and requires_grad all match.
   auto& cache = p.node_cache_;

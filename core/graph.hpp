@@ -134,6 +134,16 @@ class Graph {
   Var<T> constant(const Tensor<T>& value) { return input(value.view(), false); }
   /// A rank-0 constant.
   Var<T> scalar(T value);
+  /// A constant of zeros, made in the graph's memory (no heap allocation).
+  Var<T> zeros(const Shape& shape);
+
+  struct Recorded {
+    Var<T> var;
+    T* out;  // the new node's value, uninitialised: the op writes it
+  };
+  /// A constant whose values the caller writes through `out` right away (masks, ids made
+  /// per step), in the graph's memory.
+  Recorded new_constant(const Shape& shape);
   /// A node that refers to the parameter's storage; backward adds into p.grad(). Within one
   /// round, asking again for the same parameter returns the same node (so a cell calling
   /// param() at every time step records it once).
@@ -170,11 +180,6 @@ class Graph {
   [[nodiscard]] uint64_t round() const { return round_; }
 
   // ---- For op authors (built-in ops use exactly this) ----
-
-  struct Recorded {
-    Var<T> var;
-    T* out;  // the new node's value, uninitialised: the op writes it
-  };
 
   /// Appends a node computed by `op` from `inputs`, with a fresh value buffer of `shape`.
   /// Checks that every input is a live Var of this graph (GraphError otherwise).

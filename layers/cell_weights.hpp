@@ -1,0 +1,60 @@
+// CellWeights: the parameters every built-in recurrent cell has, in PyTorch's layout:
+// weight_ih [G·H, I], weight_hh [G·H, H], bias_ih and bias_hh [G·H], G gates stacked in
+// PyTorch's order, all initialised uniform in ±1/sqrt(H). RNNCell (G = 1), LSTMCell (G = 4)
+// and GRUCell (G = 3) add only their step arithmetic.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "rewind/core/graph.hpp"
+#include "rewind/core/random.hpp"
+#include "rewind/layers/module.hpp"
+
+namespace rwd {
+
+template <Scalar T>
+class CellWeights : public Module<T> {
+ public:
+  [[nodiscard]] int64_t input_size() const { return input_size_; }
+  [[nodiscard]] int64_t hidden_size() const { return hidden_size_; }
+  [[nodiscard]] bool has_bias() const { return has_bias_; }
+  [[nodiscard]] Parameter<T>& weight_ih() { return weight_ih_; }
+  [[nodiscard]] Parameter<T>& weight_hh() { return weight_hh_; }
+  /// nullptr when the cell has no biases.
+  [[nodiscard]] Parameter<T>* bias_ih() { return has_bias_ ? &bias_ih_ : nullptr; }
+  [[nodiscard]] Parameter<T>* bias_hh() { return has_bias_ ? &bias_hh_ : nullptr; }
+
+  /// weight_ih, weight_hh, then (with biases) bias_ih, bias_hh: PyTorch's names.
+  void visit(ModuleVisitor<T>& v) override;
+
+ protected:
+  CellWeights(const char* cell_name, int64_t input_size, int64_t hidden_size, int64_t gates,
+              bool bias, Generator& gen);
+
+  /// x [N, I] -> x·W_ihᵀ + b_ih [N, G·H]; with fold_hidden_bias, b_hh is added too (one
+  /// broadcast add of b_ih + b_hh), for cells whose b_hh is not gated.
+  Var<T> project(Var<T> x, bool fold_hidden_bias);
+  /// h [B, H] -> h·W_hhᵀ [B, G·H], plus b_hh when add_bias (and the cell has biases).
+  Var<T> hidden_product(Var<T> h, bool add_bias);
+  /// For the per-step API: x must be [B, I] and every state value [B, H] on x's graph.
+  /// Throws ShapeError naming the cell and the shapes.
+  void check_step(Var<T> x, std::span<const Var<T>> state) const;
+
+  [[nodiscard]] const char* cell_name() const { return cell_name_; }
+
+ private:
+  const char* cell_name_;
+  int64_t input_size_;
+  int64_t hidden_size_;
+  bool has_bias_;
+  Parameter<T> weight_ih_;  // [G·H, I]
+  Parameter<T> weight_hh_;  // [G·H, H]
+  Parameter<T> bias_ih_;    // [G·H]
+  Parameter<T> bias_hh_;    // [G·H]
+};
+
+extern template class CellWeights<float>;
+extern template class CellWeights<double>;
+
+}  // namespace rwd

@@ -1,0 +1,126 @@
+// Walking the module tree: names, mode, state dicts.
+#include "rewind/layers/module.hpp"
+
+#include <fmt/format.h>
+
+#include <functional>
+
+#include "rewind/core/error.hpp"
+
+namespace rwd {
+namespace {
+
+// Depth-first walk calling `on_param(dotted_name, p)` and `on_module(m)` for every module.
+template <Scalar T>
+class Walker final : public ModuleVisitor<T> {
+ public:
+  using ParamFn = std::function<void(const std::string&, Parameter<T>&)>;
+  using ModuleFn = std::function<void(Module<T>&)>;
+  Walker(ParamFn on_param, ModuleFn on_module, std::string prefix = {}, std::string suffix = {})
+      : on_param_(std::move(on_param)),
+        on_module_(std::move(on_module)),
+        prefix_(std::move(prefix)),
+        suffix_(std::move(suffix)) {}
+
+  void parameter(const std::string& name, Parameter<T>& p) override {
+    on_param_(prefix_ + name + suffix_, p);
+  }
+  void module(const std::string& name, Module<T>& child) override {
+    if (on_module_) on_module_(child);
+    Walker inner(on_param_, on_module_, prefix_ + name + suffix_ + ".");
+    child.visit(inner);
+  }
+  void flattened(const std::string& suffix, Module<T>& child) override {
+    if (on_module_) on_module_(child);
+    Walker inner(on_param_, on_module_, prefix_, suffix + suffix_);
+    child.visit(inner);
+  }
+
+ private:
+  ParamFn on_param_;
+  ModuleFn on_module_;
+  std::string prefix_;
+  std::string suffix_;
+};
+
+template <Scalar T>
+void walk(Module<T>& root, const typename Walker<T>::ParamFn& on_param,
+          const typename Walker<T>::ModuleFn& on_module = {}) {
+  Walker<T> w(on_param, on_module);
+  root.visit(w);
+}
+
+}  // namespace
+
+template <Scalar T>
+std::vector<NamedParameter<T>> Module<T>::named_parameters() {
+  std::vector<NamedParameter<T>> out;
+  walk<T>(*this, [&](const std::string& name, Parameter<T>& p) { out.push_back({name, &p}); });
+  return out;
+}
+
+template <Scalar T>
+std::vector<Parameter<T>*> Module<T>::parameters() {
+  std::vector<Parameter<T>*> out;
+  walk<T>(*this, [&](const std::string&, Parameter<T>& p) { out.push_back(&p); });
+  return out;
+}
+
+template <Scalar T>
+int64_t Module<T>::num_parameters() {
+  int64_t n = 0;
+  walk<T>(*this, [&](const std::string&, Parameter<T>& p) { n += p.numel(); });
+  return n;
+}
+
+template <Scalar T>
+void Module<T>::zero_grad() {
+  walk<T>(*this, [](const std::string&, Parameter<T>& p) { p.zero_grad(); });
+}
+
+template <Scalar T>
+void Module<T>::train(bool on) {
+  training_ = on;
+  walk<T>(
+      *this, [](const std::string&, Parameter<T>&) {}, [on](Module<T>& m) { m.training_ = on; });
+}
+
+template <Scalar T>
+std::map<std::string, Tensor<T>> Module<T>::state_dict() {
+  std::map<std::string, Tensor<T>> out;
+  walk<T>(*this, [&](const std::string& name, Parameter<T>& p) { out.emplace(name, p.value()); });
+  return out;
+}
+
+template <Scalar T>
+void Module<T>::load_state_dict(const std::map<std::string, Tensor<T>>& state) {
+  const std::vector<NamedParameter<T>> params = named_parameters();
+  // Validate everything first: nothing is copied unless all of it fits.
+  for (const auto& [name, p] : params) {
+    auto it = state.find(name);
+    if (it == state.end())
+      throw ValueError(fmt::format(
+          "load_state_dict: parameter '{}' (shape {}) is missing from the state dict ({} entries)",
+          name, p->shape().str(), state.size()));
+    if (!(it->second.shape() == p->shape()))
+      throw ShapeError(
+          fmt::format("load_state_dict: '{}' has shape {} in the state dict but {} in the module",
+                      name, it->second.shape().str(), p->shape().str()));
+  }
+  if (state.size() != params.size()) {
+    for (const auto& [name, tensor] : state) {
+      bool known = false;
+      for (const auto& np : params) known = known || np.name == name;
+      if (!known)
+        throw ValueError(fmt::format(
+            "load_state_dict: unexpected key '{}' (shape {}): the module has no such parameter",
+            name, tensor.shape().str()));
+    }
+  }
+  for (const auto& [name, p] : params) p->assign(state.at(name).view());
+}
+
+template class Module<float>;
+template class Module<double>;
+
+}  // namespace rwd

@@ -1,0 +1,281 @@
+// Recurrent<Cell>: the sequence driver, generic over the cell. It stacks layers, runs
+// directions, carries state, handles per-sequence lengths and initial states, and names
+// parameters as PyTorch does (weight_ih_l0, weight_hh_l1_reverse, ...). RNN, LSTM and GRU
+// are this driver over the built-in cells; a user cell that satisfies RecurrentCell gets all
+// of it. See docs/recurrent.md.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <array>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "rewind/core/graph.hpp"
+#include "rewind/core/random.hpp"
+#include "rewind/layers/module.hpp"
+#include "rewind/ops/dropout.hpp"
+#include "rewind/ops/elementwise.hpp"
+#include "rewind/ops/shape.hpp"
+
+namespace rwd {
+
+/// A recurrent cell the driver can run: a Module with a scalar type, a State that is an
+/// std::array of Vars each [B, hidden_size] (element 0 is the output h), sizes, and
+/// step(x [B, input_size], state) -> state built from ops.
+template <class C>
+concept RecurrentCell = std::derived_from<C, Module<typename C::Scalar>> && std::movable<C> &&
+    requires(C& cell, const C& ccell, Var<typename C::Scalar> x, const typename C::State& s) {
+  typename C::Scalar;
+  typename C::State;
+  requires std::tuple_size_v<typename C::State>
+  >= 1;
+  { ccell.input_size() } -> std::convertible_to<int64_t>;
+  { ccell.hidden_size() } -> std::convertible_to<int64_t>;
+  { cell.step(x, s) } -> std::same_as<typename C::State>;
+};
+
+/// Optional speed-up: a cell that can project the inputs of all steps in one product,
+/// project_input(x [N, I]) -> [N, P], then take per step step_projected(xp [B, P], state).
+template <class C>
+concept ProjectingCell = RecurrentCell<C> &&
+    requires(C& cell, Var<typename C::Scalar> x, const typename C::State& s) {
+  { cell.project_input(x) } -> std::same_as<Var<typename C::Scalar>>;
+  { cell.step_projected(x, s) } -> std::same_as<typename C::State>;
+};
+
+/// Options shared by every sequence layer, as PyTorch's nn.RNN / nn.LSTM / nn.GRU.
+struct RecurrentOptions {
+  int64_t input_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_layers = 1;
+  bool bias = true;
+  bool batch_first = false;  // input and output [B, T, ·] instead of [T, B, ·]
+  double dropout = 0.0;      // on the outputs of every layer but the last, in train mode
+  bool bidirectional = false;
+};
+
+/// What a sequence layer returns: the output sequence [T, B, D·H] ([B, T, D·H] with
+/// batch_first), and the final value of each state element [L·D, B, H].
+template <Scalar T, size_t K>
+struct SequenceOutput {
+  Var<T> output;
+  std::array<Var<T>, K> state;
+
+  [[nodiscard]] Var<T> h_n() const { return state[0]; }
+  [[nodiscard]] Var<T> c_n() const requires(K >= 2) { return state[1]; }
+};
+
+template <RecurrentCell Cell>
+class Recurrent : public Module<typename Cell::Scalar> {
+ public:
+  using T = typename Cell::Scalar;
+  using State = typename Cell::State;
+  static constexpr size_t kStateSize = std::tuple_size_v<State>;
+  using Output = SequenceOutput<T, kStateSize>;
+  /// Makes the cell of one layer and direction.
+  using CellFactory =
+      std::function<Cell(int64_t input_size, int64_t hidden_size, bool bias, Generator& gen)>;
+
+  /// Builds num_layers × directions cells: layer 0 reads input_size features, later layers
+  /// read directions × hidden_size. `name` prefixes error messages ("LSTM", ...).
+  Recurrent(std::string name, const RecurrentOptions& options, const CellFactory& make_cell,
+            Generator& gen);
+
+  /// Runs the whole sequence.
+  /// - input: [T, B, input_size] ([B, T, input_size] with batch_first).
+  /// - initial: per state element, [L·D, B, H] on the input's graph, or an empty Var for
+  ///   zeros. Index l·D + d is layer l, direction d (d = 1 reverse), as in PyTorch.
+  /// - lengths: empty (every sequence has T steps) or B values in 1..T. A sequence's final
+  ///   state is taken at its own last step, the reverse direction starts there, and
+  ///   outputs past its end are zero and pass no gradient.
+  Output forward(Var<T> input, const State& initial = {}, std::span<const int64_t> lengths = {});
+
+  [[nodiscard]] const RecurrentOptions& options() const { return options_; }
+  [[nodiscard]] int directions() const { return options_.bidirectional ? 2 : 1; }
+  /// The cell of layer `layer`, direction `direction` (1 = reverse).
+  [[nodiscard]] Cell& cell(int64_t layer, int direction) {
+    return cells_[size_t(layer * directions() + direction)];
+  }
+
+  /// Cell parameters get the suffix _l{layer}, plus _reverse for the reverse direction.
+  void visit(ModuleVisitor<T>& v) override;
+
+ private:
+  void check_inputs(Var<T> input, const State& initial, std::span<const int64_t> lengths) const;
+  State run_step(Cell& cell, Var<T> x, const State& state);
+
+  std::string name_;
+  RecurrentOptions options_;
+  std::vector<Cell> cells_;
+  Generator dropout_gen_;
+  // Per-forward scratch, kept so that a reused layer makes no heap allocation per step.
+  std::vector<Var<T>> step_outputs_;
+  std::array<std::vector<Var<T>>, kStateSize> finals_;
+};
+
+// ---- Implementation ----
+
+template <RecurrentCell Cell>
+Recurrent<Cell>::Recurrent(std::string name, const RecurrentOptions& options,
+                           const CellFactory& make_cell, Generator& gen)
+    : name_(std::move(name)), options_(options), dropout_gen_(gen.next_u64()) {
+  if (options.input_size <= 0 || options.hidden_size <= 0 || options.num_layers <= 0)
+    throw ValueError(
+        fmt::format("{}: input_size ({}), hidden_size ({}) and num_layers ({}) must be positive",
+                    name_, options.input_size, options.hidden_size, options.num_layers));
+  if (!(options.dropout >= 0.0 && options.dropout < 1.0))
+    throw ValueError(fmt::format("{}: dropout {} is not in [0, 1)", name_, options.dropout));
+  const int d_count = directions();
+  cells_.reserve(size_t(options.num_layers * d_count));
+  for (int64_t l = 0; l < options.num_layers; ++l)
+    for (int d = 0; d < d_count; ++d) {
+      const int64_t in = l == 0 ? options.input_size : d_count * options.hidden_size;
+      cells_.push_back(make_cell(in, options.hidden_size, options.bias, gen));
+      const Cell& c = cells_.back();
+      if (c.input_size() != in || c.hidden_size() != options.hidden_size)
+        throw ValueError(
+            fmt::format("{}: the cell made for layer {} has sizes ({}, {}), expected ({}, {})",
+                        name_, l, c.input_size(), c.hidden_size(), in, options.hidden_size));
+    }
+}
+
+template <RecurrentCell Cell>
+void Recurrent<Cell>::visit(ModuleVisitor<T>& v) {
+  const int d_count = directions();
+  for (int64_t l = 0; l < options_.num_layers; ++l)
+    for (int d = 0; d < d_count; ++d)
+      v.flattened(fmt::format("_l{}{}", l, d == 1 ? "_reverse" : ""), cell(l, d));
+}
+
+template <RecurrentCell Cell>
+void Recurrent<Cell>::check_inputs(Var<T> input, const State& initial,
+                                   std::span<const int64_t> lengths) const {
+  const Shape s = input.shape();
+  const char* layout = options_.batch_first ? "[batch, time, features]" : "[time, batch, features]";
+  if (s.rank() != 3)
+    throw ShapeError(
+        fmt::format("{}: input must be {} (rank 3), got shape {}", name_, layout, s.str()));
+  const int64_t steps = options_.batch_first ? s[1] : s[0];
+  const int64_t batch = options_.batch_first ? s[0] : s[1];
+  if (s[2] != options_.input_size)
+    throw ShapeError(fmt::format("{}: input has {} features (shape {}) but input_size is {}", name_,
+                                 s[2], s.str(), options_.input_size));
+  if (steps == 0 || batch == 0)
+    throw ShapeError(
+        fmt::format("{}: empty sequence: input shape {} has {} time steps and {} "
+                    "batch rows; both must be at least 1",
+                    name_, s.str(), steps, batch));
+  const Shape expected{options_.num_layers * directions(), batch, options_.hidden_size};
+  for (size_t k = 0; k < kStateSize; ++k) {
+    if (initial[k].empty()) continue;
+    if (!(initial[k].shape() == expected))
+      throw ShapeError(
+          fmt::format("{}: initial state {} has shape {}, expected {} "
+                      "(num_layers × directions, batch, hidden_size)",
+                      name_, k, initial[k].shape().str(), expected.str()));
+    if (&initial[k].graph() != &input.graph())
+      throw GraphError(fmt::format(
+          "{}: initial state {} belongs to a different graph than the input", name_, k));
+  }
+  if (!lengths.empty()) {
+    if (int64_t(lengths.size()) != batch)
+      throw ShapeError(fmt::format("{}: {} lengths given for a batch of {} sequences", name_,
+                                   lengths.size(), batch));
+    for (size_t b = 0; b < lengths.size(); ++b)
+      if (lengths[b] < 1 || lengths[b] > steps)
+        throw ValueError(
+            fmt::format("{}: lengths[{}] = {} is not in 1..{} (the input's time steps)", name_, b,
+                        lengths[b], steps));
+  }
+}
+
+template <RecurrentCell Cell>
+typename Recurrent<Cell>::State Recurrent<Cell>::run_step(Cell& cell, Var<T> x,
+                                                          const State& state) {
+  if constexpr (ProjectingCell<Cell>)
+    return cell.step_projected(x, state);
+  else
+    return cell.step(x, state);
+}
+
+template <RecurrentCell Cell>
+typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const State& initial,
+                                                          std::span<const int64_t> lengths) {
+  check_inputs(input, initial, lengths);
+  Graph<T>& g = input.graph();
+  const Shape s = input.shape();
+  const int64_t steps = options_.batch_first ? s[1] : s[0];
+  const int64_t batch = options_.batch_first ? s[0] : s[1];
+  const int64_t hidden = options_.hidden_size;
+  const int d_count = directions();
+  const int64_t layers = options_.num_layers;
+
+  // Masks [T, B, 1]: 1 while step t is inside sequence b, else 0. Only when some sequence
+  // is shorter than T.
+  bool masked = false;
+  for (int64_t len : lengths) masked = masked || len < steps;
+  Var<T> masks;
+  if (masked) {
+    auto r = g.new_constant(Shape{steps, batch, 1});
+    for (int64_t t = 0; t < steps; ++t)
+      for (int64_t b = 0; b < batch; ++b)
+        r.out[t * batch + b] = t < lengths[size_t(b)] ? T(1) : T(0);
+    masks = r.var;
+  }
+
+  Var<T> x = options_.batch_first ? transpose(input, 0, 1) : input;    // [T, B, I]
+  Var<T> layer_in = reshape(x, {steps * batch, options_.input_size});  // [T·B, I]
+  for (auto& f : finals_) f.assign(size_t(layers * d_count), Var<T>());
+  step_outputs_.assign(size_t(steps), Var<T>());
+
+  for (int64_t l = 0; l < layers; ++l) {
+    std::array<Var<T>, 2> dir_out;
+    for (int d = 0; d < d_count; ++d) {
+      Cell& c = cell(l, d);
+      const int64_t index = l * d_count + d;
+      Var<T> in = layer_in;  // [T·B, P]: projected for all steps at once when the cell can
+      if constexpr (ProjectingCell<Cell>) in = c.project_input(layer_in);
+      State state;
+      for (size_t k = 0; k < kStateSize; ++k)
+        state[k] = initial[k].empty()
+                       ? g.zeros(Shape{batch, hidden})
+                       : reshape(slice(initial[k], 0, index, index + 1), {batch, hidden});
+      for (int64_t i = 0; i < steps; ++i) {
+        const int64_t t = d == 0 ? i : steps - 1 - i;
+        Var<T> xt = slice(in, 0, t * batch, (t + 1) * batch);  // a view of step t's rows
+        State next = run_step(c, xt, state);
+        if (masked) {
+          // Past its end a sequence keeps its state and outputs zero.
+          Var<T> m = reshape(slice(masks, 0, t, t + 1), {batch, 1});
+          for (size_t k = 0; k < kStateSize; ++k) next[k] = state[k] + m * (next[k] - state[k]);
+          step_outputs_[size_t(t)] = m * next[0];
+        } else {
+          step_outputs_[size_t(t)] = next[0];
+        }
+        state = next;
+      }
+      dir_out[size_t(d)] = concat(std::span<const Var<T>>(step_outputs_), 0);  // [T·B, H]
+      for (size_t k = 0; k < kStateSize; ++k)
+        finals_[k][size_t(index)] = reshape(state[k], {1, batch, hidden});
+    }
+    layer_in = d_count == 2 ? concat({dir_out[0], dir_out[1]}, 1) : dir_out[0];
+    if (l + 1 < layers && options_.dropout > 0.0 && this->is_training())
+      layer_in = dropout(layer_in, options_.dropout, true, dropout_gen_);
+  }
+
+  Output out;
+  out.output = reshape(layer_in, {steps, batch, d_count * hidden});
+  if (options_.batch_first) out.output = transpose(out.output, 0, 1);
+  for (size_t k = 0; k < kStateSize; ++k)
+    out.state[k] =
+        finals_[k].size() == 1 ? finals_[k][0] : concat(std::span<const Var<T>>(finals_[k]), 0);
+  return out;
+}
+
+}  // namespace rwd
