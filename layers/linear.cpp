@@ -3,8 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
-#include <vector>
 
 #include "rewind/ops/linalg.hpp"
 #include "rewind/ops/shape.hpp"
@@ -33,9 +34,10 @@ Var<T> Linear<T>::forward(Var<T> x) {
   if (s.rank() == 2) return linear(x, g.param(weight_), b);
   Var<T> flat = reshape(x, {-1, in_features()});
   Var<T> y = linear(flat, g.param(weight_), b);
-  std::vector<int64_t> dims(s.dims().begin(), s.dims().end());
-  dims.back() = out_features();
-  return reshape(y, Shape(std::span<const int64_t>(dims)));
+  std::array<int64_t, Shape::kMaxRank> dims{};  // no heap allocation per call
+  std::copy(s.dims().begin(), s.dims().end(), dims.begin());
+  dims[size_t(s.rank() - 1)] = out_features();
+  return reshape(y, Shape(std::span<const int64_t>(dims.data(), size_t(s.rank()))));
 }
 
 template <Scalar T>

@@ -205,9 +205,13 @@ Var<T> reshape(Var<T> x, const Shape& shape) {
 template <Scalar T>
 Var<T> reshape(Var<T> x, std::initializer_list<int64_t> dims) {
   const Shape& s = x.shape();
+  if (dims.size() > size_t(Shape::kMaxRank))
+    throw ShapeError(fmt::format("reshape: rank {} is above the maximum of {} ([{}])", dims.size(),
+                                 Shape::kMaxRank, fmt::join(dims, ", ")));
   int64_t known = 1;
   int infer = -1;
   int axis = 0;
+  std::array<int64_t, Shape::kMaxRank> resolved{};  // no heap: reshape runs every time step
   for (int64_t d : dims) {
     if (d == -1) {
       if (infer >= 0)
@@ -218,16 +222,15 @@ Var<T> reshape(Var<T> x, std::initializer_list<int64_t> dims) {
     } else {
       known *= d;
     }
-    ++axis;
+    resolved[size_t(axis++)] = d;
   }
-  std::vector<int64_t> resolved(dims);
   if (infer >= 0) {
     if (known == 0 || s.numel() % known != 0)
       throw ShapeError(fmt::format("reshape: cannot view shape {} ({} elements) as [{}]", s.str(),
                                    s.numel(), fmt::join(dims, ", ")));
     resolved[size_t(infer)] = s.numel() / known;
   }
-  return reshape(x, Shape(std::span<const int64_t>(resolved)));
+  return reshape(x, Shape(std::span<const int64_t>(resolved.data(), dims.size())));
 }
 
 template <Scalar T>
