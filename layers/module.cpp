@@ -11,42 +11,50 @@ namespace rwd {
 namespace {
 
 // Depth-first walk calling `on_param(dotted_name, p)` and `on_module(m)` for every module.
+// Without `names`, dotted names are not built (zero_grad() and train() run every step and
+// must not allocate); on_param then gets an empty name.
 template <Scalar T>
 class Walker final : public ModuleVisitor<T> {
  public:
   using ParamFn = std::function<void(const std::string&, Parameter<T>&)>;
   using ModuleFn = std::function<void(Module<T>&)>;
-  Walker(ParamFn on_param, ModuleFn on_module, std::string prefix = {}, std::string suffix = {})
-      : on_param_(std::move(on_param)),
-        on_module_(std::move(on_module)),
+  Walker(const ParamFn& on_param, const ModuleFn& on_module, bool names, std::string prefix = {},
+         std::string suffix = {})
+      : on_param_(on_param),
+        on_module_(on_module),
+        names_(names),
         prefix_(std::move(prefix)),
         suffix_(std::move(suffix)) {}
 
   void parameter(const std::string& name, Parameter<T>& p) override {
-    on_param_(prefix_ + name + suffix_, p);
+    if (names_)
+      on_param_(prefix_ + name + suffix_, p);
+    else
+      on_param_(prefix_, p);
   }
   void module(const std::string& name, Module<T>& child) override {
     if (on_module_) on_module_(child);
-    Walker inner(on_param_, on_module_, prefix_ + name + suffix_ + ".");
+    Walker inner(on_param_, on_module_, names_, names_ ? prefix_ + name + suffix_ + "." : "");
     child.visit(inner);
   }
   void flattened(const std::string& suffix, Module<T>& child) override {
     if (on_module_) on_module_(child);
-    Walker inner(on_param_, on_module_, prefix_, suffix + suffix_);
+    Walker inner(on_param_, on_module_, names_, prefix_, names_ ? suffix + suffix_ : "");
     child.visit(inner);
   }
 
  private:
-  ParamFn on_param_;
-  ModuleFn on_module_;
+  const ParamFn& on_param_;
+  const ModuleFn& on_module_;
+  bool names_;
   std::string prefix_;
   std::string suffix_;
 };
 
 template <Scalar T>
-void walk(Module<T>& root, const typename Walker<T>::ParamFn& on_param,
+void walk(Module<T>& root, bool names, const typename Walker<T>::ParamFn& on_param,
           const typename Walker<T>::ModuleFn& on_module = {}) {
-  Walker<T> w(on_param, on_module);
+  Walker<T> w(on_param, on_module, names);
   root.visit(w);
 }
 
@@ -55,40 +63,44 @@ void walk(Module<T>& root, const typename Walker<T>::ParamFn& on_param,
 template <Scalar T>
 std::vector<NamedParameter<T>> Module<T>::named_parameters() {
   std::vector<NamedParameter<T>> out;
-  walk<T>(*this, [&](const std::string& name, Parameter<T>& p) { out.push_back({name, &p}); });
+  walk<T>(*this, true, [&](const std::string& name, Parameter<T>& p) {
+    out.push_back({name, &p});
+  });
   return out;
 }
 
 template <Scalar T>
 std::vector<Parameter<T>*> Module<T>::parameters() {
   std::vector<Parameter<T>*> out;
-  walk<T>(*this, [&](const std::string&, Parameter<T>& p) { out.push_back(&p); });
+  walk<T>(*this, false, [&](const std::string&, Parameter<T>& p) { out.push_back(&p); });
   return out;
 }
 
 template <Scalar T>
 int64_t Module<T>::num_parameters() {
   int64_t n = 0;
-  walk<T>(*this, [&](const std::string&, Parameter<T>& p) { n += p.numel(); });
+  walk<T>(*this, false, [&](const std::string&, Parameter<T>& p) { n += p.numel(); });
   return n;
 }
 
 template <Scalar T>
 void Module<T>::zero_grad() {
-  walk<T>(*this, [](const std::string&, Parameter<T>& p) { p.zero_grad(); });
+  walk<T>(*this, false, [](const std::string&, Parameter<T>& p) { p.zero_grad(); });
 }
 
 template <Scalar T>
 void Module<T>::train(bool on) {
   training_ = on;
   walk<T>(
-      *this, [](const std::string&, Parameter<T>&) {}, [on](Module<T>& m) { m.training_ = on; });
+      *this, false, [](const std::string&, Parameter<T>&) {},
+      [on](Module<T>& m) { m.training_ = on; });
 }
 
 template <Scalar T>
 std::map<std::string, Tensor<T>> Module<T>::state_dict() {
   std::map<std::string, Tensor<T>> out;
-  walk<T>(*this, [&](const std::string& name, Parameter<T>& p) { out.emplace(name, p.value()); });
+  walk<T>(*this, true,
+          [&](const std::string& name, Parameter<T>& p) { out.emplace(name, p.value()); });
   return out;
 }
 

@@ -1,0 +1,31 @@
+// The benchmark configurations shared by rewind's and LibTorch's training-step benchmarks.
+#pragma once
+
+#include <cstdint>
+
+namespace rwd::bench {
+
+struct Config {
+  const char* name;
+  int64_t steps;   // T
+  int64_t batch;   // B
+  int64_t input;   // I
+  int64_t hidden;  // H
+};
+
+inline constexpr Config kConfigs[] = {
+    {"small", 100, 1, 32, 64},
+    {"ptb", 35, 20, 200, 200},
+    {"medium", 50, 32, 256, 256},
+    {"large", 50, 64, 512, 512},
+};
+
+/// The standard count: forward = 2·B·G·H·(I+H) per step and direction; a training step is
+/// three times the forward.
+inline double train_step_flops(const Config& c, int gates, int directions) {
+  const double forward = 2.0 * double(c.batch) * gates * double(c.hidden) *
+                         double(c.input + c.hidden) * double(c.steps) * directions;
+  return 3.0 * forward;
+}
+
+}  // namespace rwd::bench
