@@ -1,0 +1,168 @@
+// safetensors: round trips, atomic writes, and a clear error (never a crash or an over-read)
+// for every kind of bad file.
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "support.hpp"
+
+using namespace rwd;
+
+namespace {
+
+std::string temp_dir(const std::string& test) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("rewind_" + test + "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+// A file from a header text and a data section, as the format lays them out.
+std::vector<std::byte> make_file(const std::string& header, size_t data_bytes,
+                                 std::optional<uint64_t> declared_length = {}) {
+  std::vector<std::byte> out(8 + header.size() + data_bytes);
+  const uint64_t n = declared_length.value_or(header.size());
+  std::memcpy(out.data(), &n, 8);
+  std::memcpy(out.data() + 8, header.data(), header.size());
+  for (size_t i = 0; i < data_bytes; ++i) out[8 + header.size() + i] = std::byte(i);
+  return out;
+}
+
+std::string parse_error(const std::vector<std::byte>& bytes) {
+  try {
+    parse_safetensors<double>(bytes, "bad.safetensors");
+  } catch (const IoError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("safetensors round trip in float and double, with metadata", "[core][safetensors]") {
+  const std::string dir = temp_dir("roundtrip");
+  const std::string path = dir + "/roundtrip.safetensors";
+  std::map<std::string, Tensor<float>> tensors;
+  tensors.emplace("a.weight", Tensor<float>::from({2, 3}, {1, 2, 3, 4, 5, 6}));
+  tensors.emplace("b", Tensor<float>::from({}, {7}));
+  tensors.emplace("empty", Tensor<float>::zeros({0, 4}));
+  save_safetensors(path, tensors, {{"format", "pt"}});
+  const auto back = load_safetensors<float>(path);
+  REQUIRE(back.size() == 3);
+  CHECK(back.at("a.weight").shape() == Shape{2, 3});
+  CHECK(max_abs_diff(back.at("a.weight").view(), tensors.at("a.weight").view()) == 0.0);
+  CHECK(back.at("b").rank() == 0);
+  CHECK(back.at("b").item() == 7.0f);
+  CHECK(back.at("empty").shape() == Shape{0, 4});
+  CHECK(load_safetensors_metadata(path).at("format") == "pt");
+  // F32 data loads into double (and F64 into float).
+  const auto as_double = load_safetensors<double>(path);
+  CHECK(as_double.at("a.weight")[5] == 6.0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("safetensors writes are atomic: a failed write leaves the old file intact",
+          "[core][safetensors]") {
+  const std::string dir = temp_dir("atomic");
+  const std::string path = dir + "/ckpt.safetensors";
+  std::map<std::string, Tensor<double>> small;
+  small.emplace("w", Tensor<double>::from({2}, {1, 2}));
+  save_safetensors(path, small);
+  const auto size_before = std::filesystem::file_size(path);
+
+  // Make the next write fail for real: a file-size limit below what it needs (EFBIG).
+  std::map<std::string, Tensor<double>> big;
+  big.emplace("w", Tensor<double>::zeros({100000}));
+  ::signal(SIGXFSZ, SIG_IGN);
+  rlimit old{};
+  ::getrlimit(RLIMIT_FSIZE, &old);
+  rlimit limited = old;
+  limited.rlim_cur = 4096;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+  std::string message;
+  try {
+    save_safetensors(path, big);
+  } catch (const IoError& e) {
+    message = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  CHECK(message.find("ckpt.safetensors") != std::string::npos);
+  CHECK(message.find("write failed") != std::string::npos);
+  // The previous checkpoint is untouched and no temporary file is left behind.
+  CHECK(std::filesystem::file_size(path) == size_before);
+  CHECK(load_safetensors<double>(path).at("w")[1] == 2.0);
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++files;
+  CHECK(files == 1);
+
+  // A directory that does not exist: a clear error, nothing written.
+  CHECK_THROWS_WITH(save_safetensors(dir + "/missing/x.safetensors", small),
+                    Catch::Contains("missing/x.safetensors") && Catch::Contains("temporary file"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("safetensors: every malformed file gets a clear error", "[core][safetensors][errors]") {
+  const std::string good = R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})";
+  REQUIRE(parse_error(make_file(good, 16)) == "no error");
+
+  CHECK_THROWS_WITH(
+      load_safetensors<double>("/nonexistent/file.safetensors"),
+      Catch::Contains("/nonexistent/file.safetensors") && Catch::Contains("cannot open"));
+  auto truncated = make_file(good, 16);
+  truncated.resize(5);
+  CHECK_THAT(parse_error(truncated),
+             Catch::Contains("bad.safetensors") && Catch::Contains("truncated"));
+  CHECK_THAT(parse_error(make_file(good, 16, uint64_t(1) << 20)),
+             Catch::Contains("header length 1048576 runs past the end"));
+  CHECK_THAT(parse_error(make_file(good, 16, ~uint64_t(0) - 1)),
+             Catch::Contains("runs past the end"));
+  CHECK_THAT(parse_error(make_file(R"({"w":{"dtype":"F64",)", 16)),
+             Catch::Contains("malformed JSON"));
+  CHECK_THAT(parse_error(make_file("[1,2]", 0)), Catch::Contains("not a JSON object"));
+  CHECK_THAT(
+      parse_error(make_file(R"({"w":{"dtype":"Q7","shape":[2],"data_offsets":[0,16]}})", 16)),
+      Catch::Contains("unknown dtype 'Q7'") && Catch::Contains("'w'"));
+  CHECK_THAT(
+      parse_error(make_file(R"({"w":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})", 16)),
+      Catch::Contains("I64") && Catch::Contains("F32 and F64 only"));
+  CHECK_THAT(
+      parse_error(make_file(R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[0,24]}})", 16)),
+      Catch::Contains("outside the data section"));
+  CHECK_THAT(
+      parse_error(make_file(R"({"w":{"dtype":"F64","shape":[3],"data_offsets":[0,16]}})", 16)),
+      Catch::Contains("needs 24 bytes") && Catch::Contains("span 16"));
+  CHECK_THAT(parse_error(make_file(R"({"a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},)"
+                                   R"("b":{"dtype":"F64","shape":[1],"data_offsets":[8,16]}})",
+                                   16)),
+             Catch::Contains("overlap"));
+  CHECK_THAT(
+      parse_error(make_file(R"({"w":{"dtype":"F64","shape":[1],"data_offsets":[8,16]}})", 16)),
+      Catch::Contains("belong to no tensor"));
+  CHECK_THAT(
+      parse_error(make_file(R"({"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 16)),
+      Catch::Contains("cover only 8"));
+  CHECK_THAT(parse_error(make_file(
+                 R"({"w":{"dtype":"F64","shape":[1,1,1,1,2],"data_offsets":[0,16]}})", 16)),
+             Catch::Contains("rank 5"));
+  CHECK_THAT(
+      parse_error(make_file(R"({"w":{"dtype":"F64","shape":[-2],"data_offsets":[0,16]}})", 16)),
+      Catch::Contains("non-negative"));
+  CHECK_THAT(
+      parse_error(make_file(R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[16,0]}})", 16)),
+      Catch::Contains("outside the data section"));
+  CHECK_THAT(parse_error(make_file(R"({"w":{"dtype":"F64","shape":[2]}})", 16)),
+             Catch::Contains("data_offsets"));
+  CHECK_THAT(
+      parse_error(make_file(
+          R"({"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,16]}})", 16)),
+      Catch::Contains("'w'"));
+  CHECK_THAT(
+      parse_error(make_file(
+          R"({"__metadata__":{"k":3},"w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})", 16)),
+      Catch::Contains("__metadata__"));
+}
