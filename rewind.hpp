@@ -20,5 +20,6 @@
 #include "rewind/ops/loss.hpp"
 #include "rewind/ops/reduce.hpp"
 #include "rewind/ops/registry.hpp"
+#include "rewind/ops/rnn.hpp"
 #include "rewind/ops/shape.hpp"
 #include "rewind/ops/unary.hpp"

@@ -3,9 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <limits>
+
+#include "rewind/ops/blas.hpp"
 
 namespace rwd {
 namespace {
@@ -193,6 +196,46 @@ void Graph<T>::start_backward(Var<T> output) {
   // Gradients of graph-owned values start afresh in every pass (Note [Gradient accumulation]).
   for (NodeId id : grad_nodes_) nodes_[id].grad = nullptr;
   grad_nodes_.clear();
+  deferred_.clear();
+}
+
+template <Scalar T>
+void Graph<T>::defer_product_grad(NodeId b, bool trans_b, const T* a, const T* dc, int64_t rows,
+                                  int64_t k, int64_t n) {
+  deferred_.push_back({b, trans_b, a, dc, rows, k, n});
+}
+
+template <Scalar T>
+void Graph<T>::flush_deferred() {
+  // One product per (leaf, layout): gather its rows of A and dC into contiguous blocks.
+  for (size_t first = 0; first < deferred_.size(); ++first) {
+    const DeferredProduct& head = deferred_[first];
+    if (head.rows < 0) continue;  // already flushed with an earlier group
+    int64_t total = 0;
+    for (size_t i = first; i < deferred_.size(); ++i) {
+      const DeferredProduct& d = deferred_[i];
+      if (d.rows >= 0 && d.leaf == head.leaf && d.trans_b == head.trans_b) total += d.rows;
+    }
+    const int64_t k = head.k;
+    const int64_t n = head.n;
+    T* a_block = static_cast<T*>(arena_.allocate(size_t(total * k) * sizeof(T)));   // [total, k]
+    T* dc_block = static_cast<T*>(arena_.allocate(size_t(total * n) * sizeof(T)));  // [total, n]
+    int64_t row = 0;
+    for (size_t i = first; i < deferred_.size(); ++i) {
+      DeferredProduct& d = deferred_[i];
+      if (d.rows < 0 || d.leaf != head.leaf || d.trans_b != head.trans_b) continue;
+      std::memcpy(a_block + row * k, d.a, size_t(d.rows * k) * sizeof(T));
+      std::memcpy(dc_block + row * n, d.dc, size_t(d.rows * n) * sizeof(T));
+      row += d.rows;
+      if (i != first) d.rows = -1;
+    }
+    T* db = grad_buffer(head.leaf);
+    if (head.trans_b)  // dB [n, k] += dCᵀ [n, total] · A [total, k]
+      detail::gemm<T>(true, false, n, k, total, T(1), dc_block, n, a_block, k, T(1), db, k);
+    else  // dB [k, n] += Aᵀ [k, total] · dC [total, n]
+      detail::gemm<T>(true, false, k, n, total, T(1), a_block, k, dc_block, n, T(1), db, n);
+  }
+  deferred_.clear();
 }
 
 template <Scalar T>
@@ -203,6 +246,7 @@ void Graph<T>::run_backward(NodeId from) {
     if (n.grad == nullptr || n.op->backward == nullptr || !n.needs_grad()) continue;
     n.op->backward(Backward<T>(*this, NodeId(id)));
   }
+  flush_deferred();
 }
 
 template <Scalar T>
@@ -238,6 +282,7 @@ void Graph<T>::clear() {
   nodes_.clear();
   input_ids_.clear();
   grad_nodes_.clear();
+  deferred_.clear();
   arena_.reset();
   round_ = next_round();
 }

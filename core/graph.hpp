@@ -7,6 +7,13 @@
 // Parameter and keep accumulating across backward calls until zero_grad(); the gradients of
 // graph-owned values are reset at the start of each backward().
 //
+// Note [Deferred weight gradients]: a product whose right operand B is a leaf (a parameter
+// or an input; nothing reads a leaf's gradient during the reverse walk) and whose left
+// operand has few rows (a recurrent step: B rows of a batch) does not update dB right away.
+// It records where its rows of A and dC are; at the end of backward all rows recorded for
+// one leaf are gathered into two contiguous blocks and dB gets one product over all of them
+// ([G·H, T·B] × [T·B, H] for a recurrent weight) instead of T thin ones.
+//
 // Note [Aliases]: reshape, detach and slices along the leading axis do not copy. Their value
 // points into their input's value, and (except detach) their gradient points into their
 // input's gradient, so their backward has nothing to do. Values on the tape are never written
@@ -211,6 +218,18 @@ class Graph {
   /// nullptr when the node needs no gradient.
   T* grad_buffer(NodeId id);
 
+  /// True for nodes without a backward whose gradient is their own (parameters, inputs).
+  [[nodiscard]] bool is_leaf(NodeId id) const {
+    const Node<T>& n = nodes_[id];
+    return n.op->backward == nullptr && (n.flags & Node<T>::kGradAlias) == 0;
+  }
+  /// During backward: adds to leaf `b`'s gradient, at the end of this backward pass, the
+  /// product that C = A · op(B) contributes: A is [rows, k] row-major at `a`, dC is
+  /// [rows, n] at `dc`, B is [k, n] (or [n, k] with trans_b). Both buffers must live until
+  /// clear() (values and gradients on the tape do). Note [Deferred weight gradients].
+  void defer_product_grad(NodeId b, bool trans_b, const T* a, const T* dc, int64_t rows, int64_t k,
+                          int64_t n);
+
  private:
   friend class Var<T>;
   [[noreturn]] static void throw_bad_var(const Graph* expected, Var<T> v, const char* op);
@@ -220,6 +239,15 @@ class Graph {
   std::vector<Node<T>> nodes_;
   std::vector<NodeId> input_ids_;
   std::vector<NodeId> grad_nodes_;  // nodes given a graph-owned gradient in this backward
+  struct DeferredProduct {
+    NodeId leaf;
+    bool trans_b;
+    const T* a;
+    const T* dc;
+    int64_t rows, k, n;
+  };
+  std::vector<DeferredProduct> deferred_;
+  void flush_deferred();
   Arena arena_;
   uint64_t round_;
 };

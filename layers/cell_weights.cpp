@@ -47,11 +47,15 @@ Var<T> CellWeights<T>::project(Var<T> x, bool fold_hidden_bias) {
 }
 
 template <Scalar T>
-Var<T> CellWeights<T>::hidden_product(Var<T> h, bool add_bias) {
+Var<T> CellWeights<T>::hidden_product(Var<T> h) {
   Graph<T>& g = h.graph();
-  Var<T> out = matmul(h, g.param(weight_hh_), false, true);
-  if (add_bias && has_bias_) out = out + g.param(bias_hh_);
-  return out;
+  if (!has_bias_) return matmul(h, g.param(weight_hh_), false, true);
+  return addmm(g.param(bias_hh_), h, g.param(weight_hh_), false, true);
+}
+
+template <Scalar T>
+Var<T> CellWeights<T>::add_hidden_product(Var<T> base, Var<T> h) {
+  return addmm(base, h, h.graph().param(weight_hh_), false, true);
 }
 
 template <Scalar T>

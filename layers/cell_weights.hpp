@@ -35,8 +35,10 @@ class CellWeights : public Module<T> {
   /// x [N, I] -> x·W_ihᵀ + b_ih [N, G·H]; with fold_hidden_bias, b_hh is added too (one
   /// broadcast add of b_ih + b_hh), for cells whose b_hh is not gated.
   Var<T> project(Var<T> x, bool fold_hidden_bias);
-  /// h [B, H] -> h·W_hhᵀ [B, G·H], plus b_hh when add_bias (and the cell has biases).
-  Var<T> hidden_product(Var<T> h, bool add_bias);
+  /// h [B, H] -> h·W_hhᵀ + b_hh [B, G·H] (without b_hh when the cell has no biases).
+  Var<T> hidden_product(Var<T> h);
+  /// base [B, G·H] + h·W_hhᵀ in one node (addmm).
+  Var<T> add_hidden_product(Var<T> base, Var<T> h);
   /// For the per-step API: x must be [B, I] and every state value [B, H] on x's graph.
   /// Throws ShapeError naming the cell and the shapes.
   void check_step(Var<T> x, std::span<const Var<T>> state) const;

@@ -1,9 +1,7 @@
 // LSTM step arithmetic.
 #include "rewind/layers/lstm_cell.hpp"
 
-#include "rewind/ops/activation.hpp"
-#include "rewind/ops/elementwise.hpp"
-#include "rewind/ops/shape.hpp"
+#include "rewind/ops/rnn.hpp"
 
 namespace rwd {
 
@@ -15,13 +13,9 @@ typename LSTMCell<T>::State LSTMCell<T>::step(Var<T> x, const State& state) {
 
 template <Scalar T>
 typename LSTMCell<T>::State LSTMCell<T>::step_projected(Var<T> xp, const State& state) {
-  const Var<T> h = state[0];
-  const Var<T> c = state[1];
-  Var<T> gates = xp + this->hidden_product(h, false);  // [B, 4H]
-  const auto [i, f, g, o] = chunk<4>(gates, 1);
-  Var<T> c_next = sigmoid(f) * c + sigmoid(i) * tanh(g);
-  Var<T> h_next = sigmoid(o) * tanh(c_next);
-  return {h_next, c_next};
+  Var<T> gates = this->add_hidden_product(xp, state[0]);  // [B, 4H] = xp + h·W_hhᵀ
+  Var<T> hc = lstm_pointwise(gates, state[1]);            // [2, B, H]: h', c'
+  return {lstm_hidden(hc), lstm_cell_state(hc)};
 }
 
 template class LSTMCell<float>;

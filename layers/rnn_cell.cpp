@@ -2,7 +2,7 @@
 #include "rewind/layers/rnn_cell.hpp"
 
 #include "rewind/ops/activation.hpp"
-#include "rewind/ops/elementwise.hpp"
+#include "rewind/ops/linalg.hpp"
 
 namespace rwd {
 
@@ -14,7 +14,7 @@ typename RNNCell<T>::State RNNCell<T>::step(Var<T> x, const State& state) {
 
 template <Scalar T>
 typename RNNCell<T>::State RNNCell<T>::step_projected(Var<T> xp, const State& state) {
-  Var<T> pre = xp + this->hidden_product(state[0], false);
+  Var<T> pre = this->add_hidden_product(xp, state[0]);  // xp + h·W_hhᵀ
   return {nonlinearity_ == Nonlinearity::kTanh ? tanh(pre) : relu(pre)};
 }
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "rewind/ops/fast_math.hpp"
 #include "rewind/ops/registry.hpp"
 #include "rewind/ops/unary.hpp"
 
@@ -71,22 +72,29 @@ const OpDef<T> kExp{"exp", &exp_backward<T>};
 template <Scalar T>
 const OpDef<T> kLog{"log", &log_backward<T>};
 
-template <Scalar T>
-T stable_sigmoid(T v) {
-  if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
-  const T e = std::exp(v);
-  return e / (T(1) + e);
+// Records a same-shape node and fills it with a whole-array kernel (vectorized for float).
+template <Scalar T, class Kernel>
+Var<T> record_kernel(const OpDef<T>& op, Var<T> x, Kernel kernel) {
+  Graph<T>& g = x.graph();
+  const T* xv = g.node(x.id()).value;
+  const Shape shape = g.node(x.id()).shape;
+  auto [y, out] = g.record(op, {x}, shape);
+  const int64_t n = shape.numel();
+  kernel(xv, out, n);
+  return y;
 }
 
 }  // namespace
 
 template <Scalar T>
 Var<T> sigmoid(Var<T> x) {
-  return record_unary(kSigmoid<T>, x, [](T v) { return stable_sigmoid(v); });
+  return record_kernel(kSigmoid<T>, x,
+                       [](const T* in, T* out, int64_t n) { detail::sigmoid_kernel(in, out, n); });
 }
 template <Scalar T>
 Var<T> tanh(Var<T> x) {
-  return record_unary(kTanh<T>, x, [](T v) { return std::tanh(v); });
+  return record_kernel(kTanh<T>, x,
+                       [](const T* in, T* out, int64_t n) { detail::tanh_kernel(in, out, n); });
 }
 template <Scalar T>
 Var<T> relu(Var<T> x) {

@@ -1,7 +1,12 @@
-// matmul: forward and backward through BLAS, with gradients accumulated in place (beta = 1).
+// matmul and addmm: forward and backward through BLAS, with gradients accumulated in place
+// (beta = 1). A weight that is a leaf (a parameter) and is multiplied by few rows at a time,
+// as in every step of a recurrent layer, gets its gradient products deferred and batched
+// into one product at the end of backward (Note [Deferred weight gradients] in graph.hpp).
 #include "rewind/ops/linalg.hpp"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "rewind/ops/blas.hpp"
 #include "rewind/ops/elementwise.hpp"
@@ -12,37 +17,91 @@ namespace {
 
 using detail::gemm;
 
+// Below this many rows of op(A), a leaf B's gradient product is deferred and batched.
+constexpr int64_t kDeferRows = 256;
+
+// The product part of matmul and addmm: inputs a_index and a_index + 1 are A and B.
 // C = op(A) op(B), op(A) [M, K], op(B) [K, N];
 //   dA += dC op(B)ᵀ        (or, A stored transposed: dA += op(B) dCᵀ)
 //   dB += op(A)ᵀ dC        (or, B stored transposed: dB += dCᵀ op(A))
 template <Scalar T>
-void matmul_backward(const Backward<T>& b) {
+void product_backward(const Backward<T>& b, uint32_t a_index) {
   const bool ta = b.attrs().i[0] != 0;
   const bool tb = b.attrs().i[1] != 0;
-  const Shape& sa = b.x_shape(0);
-  const Shape& sb = b.x_shape(1);
+  const Shape& sa = b.x_shape(a_index);
+  const Shape& sb = b.x_shape(a_index + 1);
   const int64_t m = b.shape()[0];
   const int64_t n = b.shape()[1];
   const int64_t k = ta ? sa[0] : sa[1];
-  const T* av = b.x(0);
-  const T* bv = b.x(1);
+  const T* av = b.x(a_index);
+  const T* bv = b.x(a_index + 1);
   const T* dc = b.dy();
-  if (T* da = b.dx(0)) {
+  if (T* da = b.dx(a_index)) {
     if (!ta)  // dA [M, K] += dC [M, N] · op(B)ᵀ [N, K]
       gemm<T>(false, !tb, m, k, n, T(1), dc, n, bv, sb[1], T(1), da, k);
     else  // dA [K, M] += op(B) [K, N] · dCᵀ [N, M]
       gemm<T>(tb, true, k, m, n, T(1), bv, sb[1], dc, n, T(1), da, m);
   }
-  if (T* db = b.dx(1)) {
-    if (!tb)  // dB [K, N] += op(A)ᵀ [K, M] · dC [M, N]
-      gemm<T>(!ta, false, k, n, m, T(1), av, sa[1], dc, n, T(1), db, n);
-    else  // dB [N, K] += dCᵀ [N, M] · op(A) [M, K]
-      gemm<T>(true, ta, n, k, m, T(1), dc, n, av, sa[1], T(1), db, k);
+  const NodeId b_id = b.input_id(a_index + 1);
+  Graph<T>& g = b.graph();
+  if (!g.node(b_id).needs_grad()) return;
+  if (!ta && m < kDeferRows && g.is_leaf(b_id)) {
+    g.defer_product_grad(b_id, tb, av, dc, m, k, n);
+    return;
   }
+  T* db = b.dx(a_index + 1);
+  if (!tb)  // dB [K, N] += op(A)ᵀ [K, M] · dC [M, N]
+    gemm<T>(!ta, false, k, n, m, T(1), av, sa[1], dc, n, T(1), db, n);
+  else  // dB [N, K] += dCᵀ [N, M] · op(A) [M, K]
+    gemm<T>(true, ta, n, k, m, T(1), dc, n, av, sa[1], T(1), db, k);
+}
+
+template <Scalar T>
+void matmul_backward(const Backward<T>& b) {
+  product_backward(b, 0);
+}
+
+// C = base + op(A) op(B), base [M, N] or a row [N];  dbase += dC (summed over rows for a row)
+template <Scalar T>
+void addmm_backward(const Backward<T>& b) {
+  if (T* dbase = b.dx(0)) {
+    const T* dc = b.dy();
+    const int64_t m = b.shape()[0];
+    const int64_t n = b.shape()[1];
+    const bool row = b.x_shape(0).rank() == 1;
+    for (int64_t r = 0; r < m; ++r) {
+      T* dst = row ? dbase : dbase + r * n;
+      const T* src = dc + r * n;
+      for (int64_t j = 0; j < n; ++j) dst[j] += src[j];
+    }
+  }
+  product_backward(b, 1);
 }
 
 template <Scalar T>
 const OpDef<T> kMatmul{"matmul", &matmul_backward<T>};
+template <Scalar T>
+const OpDef<T> kAddmm{"addmm", &addmm_backward<T>};
+
+struct ProductShape {
+  int64_t m, n, k;
+};
+
+// Checks op(a) · op(b) and returns its sizes, or throws ShapeError naming `op`.
+ProductShape check_product(const char* op, const Shape& sa, const Shape& sb, bool ta, bool tb) {
+  if (sa.rank() != 2 || sb.rank() != 2)
+    throw ShapeError(
+        fmt::format("{}: both operands must be 2-D, got {} and {}", op, sa.str(), sb.str()));
+  const int64_t m = ta ? sa[1] : sa[0];
+  const int64_t k = ta ? sa[0] : sa[1];
+  const int64_t kb = tb ? sb[1] : sb[0];
+  const int64_t n = tb ? sb[0] : sb[1];
+  if (k != kb)
+    throw ShapeError(fmt::format("{}: inner dimensions differ: a{} is {} and b{} is {} ({} vs {})",
+                                 op, ta ? "ᵀ" : "", ta ? Shape{sa[1], sa[0]}.str() : sa.str(),
+                                 tb ? "ᵀ" : "", tb ? Shape{sb[1], sb[0]}.str() : sb.str(), k, kb));
+  return {m, n, k};
+}
 
 }  // namespace
 
@@ -52,41 +111,61 @@ Var<T> matmul(Var<T> a, Var<T> b, bool transpose_a, bool transpose_b) {
   // Copies: record() below may move the node array.
   const Shape sa = g.node(a.id()).shape;
   const Shape sb = g.node(b.id()).shape;
-  if (sa.rank() != 2 || sb.rank() != 2)
-    throw ShapeError(
-        fmt::format("matmul: both operands must be 2-D, got {} and {}", sa.str(), sb.str()));
-  const int64_t m = transpose_a ? sa[1] : sa[0];
-  const int64_t k = transpose_a ? sa[0] : sa[1];
-  const int64_t kb = transpose_b ? sb[1] : sb[0];
-  const int64_t n = transpose_b ? sb[0] : sb[1];
-  if (k != kb)
-    throw ShapeError(fmt::format(
-        "matmul: inner dimensions differ: a{} is {} and b{} is {} ({} vs {})",
-        transpose_a ? "ᵀ" : "", transpose_a ? Shape{sa[1], sa[0]}.str() : sa.str(),
-        transpose_b ? "ᵀ" : "", transpose_b ? Shape{sb[1], sb[0]}.str() : sb.str(), k, kb));
+  const ProductShape p = check_product("matmul", sa, sb, transpose_a, transpose_b);
   OpAttrs attrs;
   attrs.i[0] = transpose_a ? 1 : 0;
   attrs.i[1] = transpose_b ? 1 : 0;
   const T* av = g.node(a.id()).value;
   const T* bv = g.node(b.id()).value;
-  auto [c, out] = g.record(kMatmul<T>, {a, b}, Shape{m, n}, attrs);
-  gemm<T>(transpose_a, transpose_b, m, n, k, T(1), av, sa[1], bv, sb[1], T(0), out, n);
+  auto [c, out] = g.record(kMatmul<T>, {a, b}, Shape{p.m, p.n}, attrs);
+  gemm<T>(transpose_a, transpose_b, p.m, p.n, p.k, T(1), av, sa[1], bv, sb[1], T(0), out, p.n);
+  return c;
+}
+
+template <Scalar T>
+Var<T> addmm(Var<T> base, Var<T> a, Var<T> b, bool transpose_a, bool transpose_b) {
+  Graph<T>& g = graph_of("addmm", {base, a, b});
+  const Shape s0 = g.node(base.id()).shape;
+  const Shape sa = g.node(a.id()).shape;
+  const Shape sb = g.node(b.id()).shape;
+  const ProductShape p = check_product("addmm", sa, sb, transpose_a, transpose_b);
+  const bool row = s0.rank() == 1 && s0[0] == p.n;
+  if (!row && !(s0 == Shape{p.m, p.n}))
+    throw ShapeError(
+        fmt::format("addmm: base has shape {}; the product is [{}, {}], so base must "
+                    "be [{}, {}] or a row [{}]",
+                    s0.str(), p.m, p.n, p.m, p.n, p.n));
+  OpAttrs attrs;
+  attrs.i[0] = transpose_a ? 1 : 0;
+  attrs.i[1] = transpose_b ? 1 : 0;
+  const T* v0 = g.node(base.id()).value;
+  const T* av = g.node(a.id()).value;
+  const T* bv = g.node(b.id()).value;
+  auto [c, out] = g.record(kAddmm<T>, {base, a, b}, Shape{p.m, p.n}, attrs);
+  for (int64_t r = 0; r < p.m; ++r) {
+    const T* src = row ? v0 : v0 + r * p.n;
+    std::copy(src, src + p.n, out + r * p.n);
+  }
+  gemm<T>(transpose_a, transpose_b, p.m, p.n, p.k, T(1), av, sa[1], bv, sb[1], T(1), out, p.n);
   return c;
 }
 
 template <Scalar T>
 Var<T> linear(Var<T> x, Var<T> w, Var<T> bias) {
+  if (!bias.empty() && bias.rank() == 1) return addmm(bias, x, w, false, true);
   Var<T> y = matmul(x, w, false, true);
   return bias.empty() ? y : add(y, bias);
 }
 
 template Var<float> matmul(Var<float>, Var<float>, bool, bool);
 template Var<double> matmul(Var<double>, Var<double>, bool, bool);
+template Var<float> addmm(Var<float>, Var<float>, Var<float>, bool, bool);
+template Var<double> addmm(Var<double>, Var<double>, Var<double>, bool, bool);
 template Var<float> linear(Var<float>, Var<float>, Var<float>);
 template Var<double> linear(Var<double>, Var<double>, Var<double>);
 
 namespace detail {
-const OpInfo kLinalgOps[] = {{kMatmul<double>.name, true}};
+const OpInfo kLinalgOps[] = {{kMatmul<double>.name, true}, {kAddmm<double>.name, true}};
 std::span<const OpInfo> linalg_ops() {
   return kLinalgOps;
 }

@@ -24,6 +24,7 @@ std::span<const OpInfo> reduce_ops();
 std::span<const OpInfo> loss_ops();
 std::span<const OpInfo> embedding_ops();
 std::span<const OpInfo> dropout_ops();
+std::span<const OpInfo> rnn_ops();
 }  // namespace detail
 
 }  // namespace rwd

@@ -23,7 +23,24 @@ GRAD_CASE("matmul", "aT bT") {
 GRAD_CASE("matmul", "same value on both sides: x xT") {
   return check({randn({3, 2}, 39)}, [](auto x) { return matmul(x[0], x[0], false, true); });
 }
-GRAD_CASE("matmul", "linear with bias and a parameter weight") {
+GRAD_CASE("matmul", "linear without bias, parameter weight, deferred weight gradient") {
+  // The weight is a leaf multiplied by few rows: its gradient product is deferred and
+  // batched at the end of backward (Note [Deferred weight gradients]). Used in three
+  // products here, with both layouts.
+  static Parameter<double> w(randn({3, 4}, 43));
+  static const NamedParameter<double> params[] = {{"weight", &w}};
+  return check(
+      {randn({2, 4}, 44), randn({2, 3}, 45)},
+      [](auto x) {
+        Graph<double>& g = x[0].graph();
+        Var<double> wv = g.param(w);
+        Var<double> h = tanh(linear(x[0], wv));   // [2, 3] = x0 · wᵀ
+        Var<double> back = matmul(h + x[1], wv);  // [2, 4] = (h + x1) · w
+        return sigmoid(linear(back, wv)) + h;     // [2, 3]
+      },
+      params);
+}
+GRAD_CASE("addmm", "linear with bias and a parameter weight") {
   static Parameter<double> w(randn({3, 4}, 40));
   static Parameter<double> b(randn({3}, 41));
   static const NamedParameter<double> params[] = {{"weight", &w}, {"bias", &b}};
@@ -34,6 +51,37 @@ GRAD_CASE("matmul", "linear with bias and a parameter weight") {
         return tanh(linear(x[0], g.param(w), g.param(b)));
       },
       params);
+}
+
+GRAD_CASE("addmm", "full base, every transpose") {
+  return check({randn({3, 2}, 46), randn({4, 3}, 47), randn({2, 4}, 48)}, [](auto x) {
+    return addmm(x[0], x[1], x[2], true, true) + addmm(x[0], transpose(x[1]), x[2], false, true);
+  });
+}
+GRAD_CASE("addmm", "row base, recurrent use") {
+  // h_t = tanh(b + h_{t-1} · Wᵀ) for 4 steps, W shared: exercises deferred batching.
+  return check({randn({2, 3}, 49), randn({3, 3}, 50), randn({3}, 51)}, [](auto x) {
+    Var<double> h = x[0];
+    for (int t = 0; t < 4; ++t) h = tanh(addmm(x[2], h, x[1], false, true));
+    return h;
+  });
+}
+
+TEMPLATE_TEST_CASE("addmm forward values and errors", "[ops][addmm]", float, double) {
+  using T = TestType;
+  Graph<T> g;
+  auto base = g.constant(Tensor<T>::from({2, 2}, {1, 2, 3, 4}));
+  auto row = g.constant(Tensor<T>::from({2}, {10, 20}));
+  auto a = g.constant(Tensor<T>::from({2, 3}, {1, 2, 3, 4, 5, 6}));
+  auto b = g.constant(Tensor<T>::from({3, 2}, {7, 8, 9, 10, 11, 12}));
+  auto c = addmm(base, a, b);
+  CHECK(c.value()[0] == T(59));
+  CHECK(c.value()[3] == T(158));
+  auto r = addmm(row, a, b);
+  CHECK(r.value()[2] == T(149));
+  CHECK_THROWS_WITH(addmm(g.constant(Tensor<T>::zeros({3})), a, b),
+                    Catch::Contains("addmm") && Catch::Contains("[3]"));
+  CHECK_THROWS_AS(addmm(base, a, a), ShapeError);
 }
 
 TEMPLATE_TEST_CASE("matmul forward values and transposes", "[ops][matmul]", float, double) {
