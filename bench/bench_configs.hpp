@@ -28,4 +28,7 @@ inline double train_step_flops(const Config& c, int gates, int directions) {
   return 3.0 * forward;
 }
 
+/// Registers BM_LibTorchTrainStep rows (bench/torch_steps.cpp, only built with LibTorch).
+void register_libtorch_benchmarks(int threads);
+
 }  // namespace rwd::bench

@@ -15,6 +15,7 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -98,7 +99,13 @@ void BM_SgemmCeiling(benchmark::State& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  openblas_set_num_threads(1);
+  // Threads: 1 by default (single-thread rows); REWIND_BENCH_THREADS=2 for the 2-thread rows.
+  const char* env = std::getenv("REWIND_BENCH_THREADS");
+  const int threads = env != nullptr ? std::max(1, std::atoi(env)) : 1;
+  openblas_set_num_threads(threads);
+#if defined(REWIND_BENCH_WITH_LIBTORCH)
+  rwd::bench::register_libtorch_benchmarks(threads);
+#endif
   benchmark::RegisterBenchmark("BM_SgemmCeiling", BM_SgemmCeiling)->Unit(benchmark::kMillisecond);
   for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
     for (const Config& cfg : rwd::bench::kConfigs)

@@ -185,6 +185,38 @@ T* Graph<T>::grad_buffer(NodeId id) {
 }
 
 template <Scalar T>
+T* Graph<T>::grad_buffer_for_write(NodeId id, bool& fresh) {
+  Node<T>& n = nodes_[id];
+  fresh = false;
+  if (!n.needs_grad()) return nullptr;
+  if (n.grad == nullptr && (n.flags & Node<T>::kGradAlias) == 0) {
+    n.grad = static_cast<T*>(arena_.allocate(size_t(n.shape.numel()) * sizeof(T)));
+    grad_nodes_.push_back(id);
+    fresh = true;
+    return n.grad;
+  }
+  return grad_buffer(id);
+}
+
+template <Scalar T>
+const T* Graph<T>::transposed_leaf(NodeId id) {
+  for (const auto& [node, data] : transposed_)
+    if (node == id) return data;
+  const Node<T>& n = nodes_[id];
+  const int64_t rows = n.shape[0];
+  const int64_t cols = n.shape[1];
+  T* out = static_cast<T*>(arena_.allocate(size_t(rows * cols) * sizeof(T)));
+  constexpr int64_t kBlock = 32;  // blocked, so both sides stay in cache lines
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlock)
+    for (int64_t c0 = 0; c0 < cols; c0 += kBlock)
+      for (int64_t r = r0; r < std::min(rows, r0 + kBlock); ++r)
+        for (int64_t c = c0; c < std::min(cols, c0 + kBlock); ++c)
+          out[c * rows + r] = n.value[r * cols + c];
+  transposed_.push_back({id, out});
+  return out;
+}
+
+template <Scalar T>
 void Graph<T>::start_backward(Var<T> output) {
   check(output, "backward");
   const Node<T>& l = nodes_[output.id_];
@@ -283,6 +315,7 @@ void Graph<T>::clear() {
   input_ids_.clear();
   grad_nodes_.clear();
   deferred_.clear();
+  transposed_.clear();
   arena_.reset();
   round_ = next_round();
 }

@@ -218,6 +218,15 @@ class Graph {
   /// nullptr when the node needs no gradient.
   T* grad_buffer(NodeId id);
 
+  /// Like grad_buffer(), but when the buffer does not exist yet it is handed out without
+  /// zero-filling and `fresh` is set: the caller must then write every element (=, not +=).
+  /// Saves a memset and a read for the first gradient a node receives.
+  T* grad_buffer_for_write(NodeId id, bool& fresh);
+
+  /// The transpose of a leaf's value ([cols, rows] row-major), made once per round and then
+  /// reused: products with a recurrent weight read it every time step.
+  const T* transposed_leaf(NodeId id);
+
   /// True for nodes without a backward whose gradient is their own (parameters, inputs).
   [[nodiscard]] bool is_leaf(NodeId id) const {
     const Node<T>& n = nodes_[id];
@@ -247,6 +256,7 @@ class Graph {
     int64_t rows, k, n;
   };
   std::vector<DeferredProduct> deferred_;
+  std::vector<std::pair<NodeId, const T*>> transposed_;  // transposed_leaf() cache, per round
   void flush_deferred();
   Arena arena_;
   uint64_t round_;
@@ -275,6 +285,11 @@ class Backward {
   [[nodiscard]] const Shape& x_shape(uint32_t k) const { return g_.node(input_id(k)).shape; }
   /// Gradient buffer of input k to add into, or nullptr when input k needs no gradient.
   [[nodiscard]] T* dx(uint32_t k) const { return g_.grad_buffer(input_id(k)); }
+  /// Like dx(), but a buffer made now is not zero-filled: when `fresh` comes back true the
+  /// op must write (=) every element instead of adding.
+  [[nodiscard]] T* dx_for_write(uint32_t k, bool& fresh) const {
+    return g_.grad_buffer_for_write(input_id(k), fresh);
+  }
 
  private:
   Graph<T>& g_;

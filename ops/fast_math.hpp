@@ -77,17 +77,4 @@ inline void tanh_kernel(const double* x, double* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
 }
 
-inline float sigmoid_of(float x) {
-  return sigmoid_f32(x);
-}
-inline double sigmoid_of(double x) {
-  return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
-}
-inline float tanh_of(float x) {
-  return tanh_f32(x);
-}
-inline double tanh_of(double x) {
-  return std::tanh(x);
-}
-
 }  // namespace rwd::detail

@@ -11,6 +11,7 @@
 #include "rewind/ops/blas.hpp"
 #include "rewind/ops/elementwise.hpp"
 #include "rewind/ops/registry.hpp"
+#include "rewind/ops/small_gemm.hpp"
 
 namespace rwd {
 namespace {
@@ -19,6 +20,38 @@ using detail::gemm;
 
 // Below this many rows of op(A), a leaf B's gradient product is deferred and batched.
 constexpr int64_t kDeferRows = 256;
+
+// Note [Thin products]: a recurrent step multiplies a few rows (the batch) by a weight. For
+// those, (1) a weight needed transposed is transposed once per round (Graph::transposed_leaf)
+// instead of being re-packed by BLAS at every step, and (2) when the weight fits in L2 the
+// product runs in thin_gemm, which reads it as stored; otherwise in BLAS.
+constexpr int64_t kThinRows = 32;
+constexpr int64_t kThinWeightBytes = int64_t(1) << 20;
+
+// C [m, n] (+)= A [m, k] · B [k, n], row-major with the given row strides.
+template <Scalar T>
+void product_nn(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+                T* c, int64_t ldc, bool accumulate) {
+  if (m <= kThinRows && k * n * int64_t(sizeof(T)) <= kThinWeightBytes)
+    detail::thin_gemm<T>(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  else
+    gemm<T>(false, false, m, n, k, T(1), a, lda, b, ldb, accumulate ? T(1) : T(0), c, ldc);
+}
+
+// C [m, n] (+)= op(A) · op(B) for the forward of matmul / addmm (A of node a_id, B of b_id).
+template <Scalar T>
+void product_forward(Graph<T>& g, NodeId a_id, NodeId b_id, bool ta, bool tb, int64_t m, int64_t n,
+                     int64_t k, T* c, bool accumulate) {
+  const Node<T>& na = g.node(a_id);
+  const Node<T>& nb = g.node(b_id);
+  if (!ta && m < kDeferRows) {
+    if (!tb) return product_nn<T>(m, n, k, na.value, k, nb.value, n, c, n, accumulate);
+    if (g.is_leaf(b_id))  // B stored [n, k]: its transpose, made once per round
+      return product_nn<T>(m, n, k, na.value, k, g.transposed_leaf(b_id), n, c, n, accumulate);
+  }
+  gemm<T>(ta, tb, m, n, k, T(1), na.value, na.shape[1], nb.value, nb.shape[1],
+          accumulate ? T(1) : T(0), c, n);
+}
 
 // The product part of matmul and addmm: inputs a_index and a_index + 1 are A and B.
 // C = op(A) op(B), op(A) [M, K], op(B) [K, N];
@@ -36,14 +69,19 @@ void product_backward(const Backward<T>& b, uint32_t a_index) {
   const T* av = b.x(a_index);
   const T* bv = b.x(a_index + 1);
   const T* dc = b.dy();
-  if (T* da = b.dx(a_index)) {
-    if (!ta)  // dA [M, K] += dC [M, N] · op(B)ᵀ [N, K]
-      gemm<T>(false, !tb, m, k, n, T(1), dc, n, bv, sb[1], T(1), da, k);
-    else  // dA [K, M] += op(B) [K, N] · dCᵀ [N, M]
-      gemm<T>(tb, true, k, m, n, T(1), bv, sb[1], dc, n, T(1), da, m);
-  }
   const NodeId b_id = b.input_id(a_index + 1);
   Graph<T>& g = b.graph();
+  bool fresh = false;
+  if (T* da = b.dx_for_write(a_index, fresh)) {
+    if (!ta && tb && m < kDeferRows)  // dA [M, K] (+)= dC [M, N] · B [N, K], B as stored
+      product_nn<T>(m, k, n, dc, n, bv, k, da, k, !fresh);
+    else if (!ta && m < kDeferRows && g.is_leaf(b_id))  // · Bᵀ, transposed once per round
+      product_nn<T>(m, k, n, dc, n, g.transposed_leaf(b_id), k, da, k, !fresh);
+    else if (!ta)  // dA [M, K] += dC [M, N] · op(B)ᵀ [N, K]
+      gemm<T>(false, !tb, m, k, n, T(1), dc, n, bv, sb[1], fresh ? T(0) : T(1), da, k);
+    else  // dA [K, M] += op(B) [K, N] · dCᵀ [N, M]
+      gemm<T>(tb, true, k, m, n, T(1), bv, sb[1], dc, n, fresh ? T(0) : T(1), da, m);
+  }
   if (!g.node(b_id).needs_grad()) return;
   if (!ta && m < kDeferRows && g.is_leaf(b_id)) {
     g.defer_product_grad(b_id, tb, av, dc, m, k, n);
@@ -115,10 +153,8 @@ Var<T> matmul(Var<T> a, Var<T> b, bool transpose_a, bool transpose_b) {
   OpAttrs attrs;
   attrs.i[0] = transpose_a ? 1 : 0;
   attrs.i[1] = transpose_b ? 1 : 0;
-  const T* av = g.node(a.id()).value;
-  const T* bv = g.node(b.id()).value;
   auto [c, out] = g.record(kMatmul<T>, {a, b}, Shape{p.m, p.n}, attrs);
-  gemm<T>(transpose_a, transpose_b, p.m, p.n, p.k, T(1), av, sa[1], bv, sb[1], T(0), out, p.n);
+  product_forward(g, a.id(), b.id(), transpose_a, transpose_b, p.m, p.n, p.k, out, false);
   return c;
 }
 
@@ -139,14 +175,12 @@ Var<T> addmm(Var<T> base, Var<T> a, Var<T> b, bool transpose_a, bool transpose_b
   attrs.i[0] = transpose_a ? 1 : 0;
   attrs.i[1] = transpose_b ? 1 : 0;
   const T* v0 = g.node(base.id()).value;
-  const T* av = g.node(a.id()).value;
-  const T* bv = g.node(b.id()).value;
   auto [c, out] = g.record(kAddmm<T>, {base, a, b}, Shape{p.m, p.n}, attrs);
   for (int64_t r = 0; r < p.m; ++r) {
     const T* src = row ? v0 : v0 + r * p.n;
     std::copy(src, src + p.n, out + r * p.n);
   }
-  gemm<T>(transpose_a, transpose_b, p.m, p.n, p.k, T(1), av, sa[1], bv, sb[1], T(1), out, p.n);
+  product_forward(g, a.id(), b.id(), transpose_a, transpose_b, p.m, p.n, p.k, out, true);
   return c;
 }
 

@@ -6,9 +6,15 @@
 #include <cstdlib>
 #include <new>
 
+#include <malloc.h>
+
 namespace {
 std::atomic<int64_t> g_count{0};
-}
+std::atomic<int64_t> g_live{0};
+std::atomic<int64_t> g_peak{0};
+std::atomic<int64_t> g_base{0};
+
+}  // namespace
 
 #if defined(__SANITIZE_ADDRESS__)
 
@@ -94,6 +100,20 @@ bool counts_malloc() {
 
 #else
 
+namespace {
+void note_alloc(void* p) {
+  if (p == nullptr) return;
+  const int64_t live = g_live.fetch_add(int64_t(malloc_usable_size(p)), std::memory_order_relaxed) +
+                       int64_t(malloc_usable_size(p));
+  int64_t peak = g_peak.load(std::memory_order_relaxed);
+  while (live > peak && !g_peak.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  }
+}
+void note_free(void* p) {
+  if (p != nullptr) g_live.fetch_sub(int64_t(malloc_usable_size(p)), std::memory_order_relaxed);
+}
+}  // namespace
+
 extern "C" {
 void* __libc_malloc(std::size_t);
 void* __libc_calloc(std::size_t, std::size_t);
@@ -103,32 +123,45 @@ void __libc_free(void*);
 
 void* malloc(std::size_t n) {
   g_count.fetch_add(1, std::memory_order_relaxed);
-  return __libc_malloc(n);
+  void* p = __libc_malloc(n);
+  note_alloc(p);
+  return p;
 }
 void* calloc(std::size_t n, std::size_t size) {
   g_count.fetch_add(1, std::memory_order_relaxed);
-  return __libc_calloc(n, size);
+  void* p = __libc_calloc(n, size);
+  note_alloc(p);
+  return p;
 }
 void* realloc(void* p, std::size_t n) {
   g_count.fetch_add(1, std::memory_order_relaxed);
-  return __libc_realloc(p, n);
+  note_free(p);
+  void* q = __libc_realloc(p, n);
+  note_alloc(q != nullptr ? q : (n == 0 ? nullptr : p));
+  return q;
 }
 void* aligned_alloc(std::size_t align, std::size_t n) {
   g_count.fetch_add(1, std::memory_order_relaxed);
-  return __libc_memalign(align, n);
+  void* p = __libc_memalign(align, n);
+  note_alloc(p);
+  return p;
 }
 void* memalign(std::size_t align, std::size_t n) {
   g_count.fetch_add(1, std::memory_order_relaxed);
-  return __libc_memalign(align, n);
+  void* p = __libc_memalign(align, n);
+  note_alloc(p);
+  return p;
 }
 int posix_memalign(void** out, std::size_t align, std::size_t n) {
   g_count.fetch_add(1, std::memory_order_relaxed);
   void* p = __libc_memalign(align, n);
   if (p == nullptr) return 12;  // ENOMEM
+  note_alloc(p);
   *out = p;
   return 0;
 }
 void free(void* p) {
+  note_free(p);
   __libc_free(p);
 }
 }
@@ -144,5 +177,16 @@ bool counts_malloc() {
 namespace rwd::test {
 int64_t allocation_count() {
   return g_count.load(std::memory_order_relaxed);
+}
+int64_t live_bytes() {
+  return g_live.load(std::memory_order_relaxed);
+}
+void reset_peak() {
+  const int64_t live = g_live.load(std::memory_order_relaxed);
+  g_base.store(live, std::memory_order_relaxed);
+  g_peak.store(live, std::memory_order_relaxed);
+}
+int64_t peak_bytes_since_reset() {
+  return g_peak.load(std::memory_order_relaxed) - g_base.load(std::memory_order_relaxed);
 }
 }  // namespace rwd::test
