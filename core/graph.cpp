@@ -234,40 +234,37 @@ void Graph<T>::start_backward(Var<T> output) {
 template <Scalar T>
 void Graph<T>::defer_product_grad(NodeId b, bool trans_b, const T* a, const T* dc, int64_t rows,
                                   int64_t k, int64_t n) {
-  deferred_.push_back({b, trans_b, a, dc, rows, k, n});
+  DeferredGroup* group = nullptr;
+  for (DeferredGroup& d : deferred_)
+    if (d.leaf == b && d.trans_b == trans_b && d.k == k && d.n == n) group = &d;
+  if (group == nullptr) {
+    DeferredGroup d{b, trans_b, k, n};
+    d.a = static_cast<T*>(arena_.allocate(size_t(kDeferredRows * k) * sizeof(T)));
+    d.dc = static_cast<T*>(arena_.allocate(size_t(kDeferredRows * n) * sizeof(T)));
+    deferred_.push_back(d);
+    group = &deferred_.back();
+  }
+  while (rows > 0) {
+    const int64_t take = std::min(rows, kDeferredRows - group->rows);
+    std::memcpy(group->a + group->rows * k, a, size_t(take * k) * sizeof(T));
+    std::memcpy(group->dc + group->rows * n, dc, size_t(take * n) * sizeof(T));
+    group->rows += take;
+    a += take * k;
+    dc += take * n;
+    rows -= take;
+    if (group->rows == kDeferredRows) flush_group(*group);
+  }
 }
 
 template <Scalar T>
-void Graph<T>::flush_deferred() {
-  // One product per (leaf, layout): gather its rows of A and dC into contiguous blocks.
-  for (size_t first = 0; first < deferred_.size(); ++first) {
-    const DeferredProduct& head = deferred_[first];
-    if (head.rows < 0) continue;  // already flushed with an earlier group
-    int64_t total = 0;
-    for (size_t i = first; i < deferred_.size(); ++i) {
-      const DeferredProduct& d = deferred_[i];
-      if (d.rows >= 0 && d.leaf == head.leaf && d.trans_b == head.trans_b) total += d.rows;
-    }
-    const int64_t k = head.k;
-    const int64_t n = head.n;
-    T* a_block = static_cast<T*>(arena_.allocate(size_t(total * k) * sizeof(T)));   // [total, k]
-    T* dc_block = static_cast<T*>(arena_.allocate(size_t(total * n) * sizeof(T)));  // [total, n]
-    int64_t row = 0;
-    for (size_t i = first; i < deferred_.size(); ++i) {
-      DeferredProduct& d = deferred_[i];
-      if (d.rows < 0 || d.leaf != head.leaf || d.trans_b != head.trans_b) continue;
-      std::memcpy(a_block + row * k, d.a, size_t(d.rows * k) * sizeof(T));
-      std::memcpy(dc_block + row * n, d.dc, size_t(d.rows * n) * sizeof(T));
-      row += d.rows;
-      if (i != first) d.rows = -1;
-    }
-    T* db = grad_buffer(head.leaf);
-    if (head.trans_b)  // dB [n, k] += dCᵀ [n, total] · A [total, k]
-      detail::gemm<T>(true, false, n, k, total, T(1), dc_block, n, a_block, k, T(1), db, k);
-    else  // dB [k, n] += Aᵀ [k, total] · dC [total, n]
-      detail::gemm<T>(true, false, k, n, total, T(1), a_block, k, dc_block, n, T(1), db, n);
-  }
-  deferred_.clear();
+void Graph<T>::flush_group(DeferredGroup& d) {
+  if (d.rows == 0) return;
+  T* db = grad_buffer(d.leaf);
+  if (d.trans_b)  // dB [n, k] += dCᵀ [n, rows] · A [rows, k]
+    detail::gemm<T>(true, false, d.n, d.k, d.rows, T(1), d.dc, d.n, d.a, d.k, T(1), db, d.k);
+  else  // dB [k, n] += Aᵀ [k, rows] · dC [rows, n]
+    detail::gemm<T>(true, false, d.k, d.n, d.rows, T(1), d.a, d.k, d.dc, d.n, T(1), db, d.n);
+  d.rows = 0;
 }
 
 template <Scalar T>
@@ -278,7 +275,8 @@ void Graph<T>::run_backward(NodeId from) {
     if (n.grad == nullptr || n.op->backward == nullptr || !n.needs_grad()) continue;
     n.op->backward(Backward<T>(*this, NodeId(id)));
   }
-  flush_deferred();
+  for (DeferredGroup& d : deferred_) flush_group(d);
+  deferred_.clear();
 }
 
 template <Scalar T>

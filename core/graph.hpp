@@ -232,10 +232,10 @@ class Graph {
     const Node<T>& n = nodes_[id];
     return n.op->backward == nullptr && (n.flags & Node<T>::kGradAlias) == 0;
   }
-  /// During backward: adds to leaf `b`'s gradient, at the end of this backward pass, the
-  /// product that C = A · op(B) contributes: A is [rows, k] row-major at `a`, dC is
-  /// [rows, n] at `dc`, B is [k, n] (or [n, k] with trans_b). Both buffers must live until
-  /// clear() (values and gradients on the tape do). Note [Deferred weight gradients].
+  /// During backward: adds to leaf `b`'s gradient, later in this backward pass, the product
+  /// that C = A · op(B) contributes: A is [rows, k] row-major at `a`, dC is [rows, n] at
+  /// `dc`, B is [k, n] (or [n, k] with trans_b). The rows are copied right away; the product
+  /// runs once 256 rows are staged and at the end. Note [Deferred weight gradients].
   void defer_product_grad(NodeId b, bool trans_b, const T* a, const T* dc, int64_t rows, int64_t k,
                           int64_t n);
 
@@ -248,16 +248,19 @@ class Graph {
   std::vector<Node<T>> nodes_;
   std::vector<NodeId> input_ids_;
   std::vector<NodeId> grad_nodes_;  // nodes given a graph-owned gradient in this backward
-  struct DeferredProduct {
+  // Rows staged for one leaf's deferred gradient product (Note [Deferred weight gradients]).
+  struct DeferredGroup {
     NodeId leaf;
     bool trans_b;
-    const T* a;
-    const T* dc;
-    int64_t rows, k, n;
+    int64_t k, n;
+    int64_t rows = 0;
+    T* a = nullptr;   // [kDeferredRows, k]
+    T* dc = nullptr;  // [kDeferredRows, n]
   };
-  std::vector<DeferredProduct> deferred_;
+  static constexpr int64_t kDeferredRows = 256;  // a flush multiplies this many rows at once
+  std::vector<DeferredGroup> deferred_;
+  void flush_group(DeferredGroup& group);
   std::vector<std::pair<NodeId, const T*>> transposed_;  // transposed_leaf() cache, per round
-  void flush_deferred();
   Arena arena_;
   uint64_t round_;
 };
