@@ -20,3 +20,4 @@
 #include "rewind/ops/registry.hpp"
 #include "rewind/ops/shape.hpp"
 #include "rewind/ops/unary.hpp"
+#include "rewind/optim/optim.hpp"
