@@ -1,5 +1,5 @@
-// Everything in optim/: the Optimizer base, SGD, Adam, AdamW, RMSprop, Adagrad and gradient
-// clipping.
+// Everything in optim/: the Optimizer base, SGD, Adam, AdamW, RMSprop, Adagrad, gradient
+// clipping and learning-rate schedules.
 #pragma once
 
 #include "rewind/optim/adagrad.hpp"
@@ -7,4 +7,5 @@
 #include "rewind/optim/clip.hpp"
 #include "rewind/optim/optimizer.hpp"
 #include "rewind/optim/rmsprop.hpp"
+#include "rewind/optim/schedule.hpp"
 #include "rewind/optim/sgd.hpp"
