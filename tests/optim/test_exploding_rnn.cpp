@@ -68,7 +68,8 @@ Outcome train(double gain, const GradientOptions& gradient_options) {
     Var<T> loss = mse(y, g.constant(target));
     out.last_loss = double(loss.item());
     if (it == 0) out.first_loss = out.last_loss;
-    if (!std::isfinite(out.last_loss)) break;
+    // Stop a run that has clearly blown up (non-finite, or a million times its start).
+    if (!std::isfinite(out.last_loss) || out.last_loss > 1e6 * out.first_loss) break;
     g.backward(loss);
     try {
       opt.step();
