@@ -97,7 +97,7 @@ StateDict<T> Optimizer<T>::state_dict() const {
 template <Scalar T>
 void Optimizer<T>::load_state_dict(const StateDict<T>& state) {
   const std::string who = name_ + ".load_state_dict";
-  // Every key this optimizer expects, with its parameter; buffer == npos marks a step count.
+  // Every key this optimizer expects, with its parameter; buffer == kStep marks a step count.
   constexpr size_t kStep = size_t(-1);
   struct Slot {
     size_t buffer;

@@ -1,5 +1,7 @@
 // SGD, Adam, AdamW, RMSprop, Adagrad against PyTorch (reference JSON) and against values
 // worked out by hand; the Optimizer base: frozen parameters, the state dict, errors.
+#include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 
