@@ -23,3 +23,4 @@
 #include "rewind/ops/rnn.hpp"
 #include "rewind/ops/shape.hpp"
 #include "rewind/ops/unary.hpp"
+#include "rewind/optim/optim.hpp"

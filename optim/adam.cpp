@@ -1,0 +1,90 @@
+// The Adam update, shared by Adam and AdamW.
+#include "rewind/optim/adam.hpp"
+
+#include <cmath>
+#include <utility>
+
+namespace rwd {
+
+template <Scalar T>
+Adam<T>::Adam(std::vector<NamedParameter<T>> params, double lr, const AdamOptions& options,
+              const GradientOptions& gradient_options)
+    : Adam("Adam", std::move(params), lr, options, false, gradient_options) {}
+
+template <Scalar T>
+Adam<T>::Adam(const char* name, std::vector<NamedParameter<T>> params, double lr,
+              const AdamOptions& options, bool decoupled, const GradientOptions& gradient_options)
+    : Optimizer<T>(name, std::move(params), lr, gradient_options),
+      options_(options),
+      decoupled_(decoupled) {
+  const std::string& who = this->name();
+  detail::check_option(options.beta1 >= 0 && options.beta1 < 1, who, "beta1", "in [0, 1)",
+                       options.beta1);
+  detail::check_option(options.beta2 >= 0 && options.beta2 < 1, who, "beta2", "in [0, 1)",
+                       options.beta2);
+  detail::check_option(options.eps >= 0 && std::isfinite(options.eps), who, "eps",
+                       "finite and >= 0", options.eps);
+  detail::check_option(options.weight_decay >= 0 && std::isfinite(options.weight_decay), who,
+                       "weight_decay", "finite and >= 0", options.weight_decay);
+  exp_avg_ = this->add_state("exp_avg");
+  exp_avg_sq_ = this->add_state("exp_avg_sq");
+  if (options.amsgrad) max_exp_avg_sq_ = this->add_state("max_exp_avg_sq");
+}
+
+// Adam: Kingma & Ba 2015, Algorithm 1, in the form of PyTorch's docs (torch.optim.Adam);
+// AMSGrad: Reddi et al. 2018, Algorithm 2; AdamW: Loshchilov & Hutter 2019, Algorithm 2
+// (torch.optim.AdamW). With t this parameter's step count:
+//   p = p * (1 - lr * weight_decay)            AdamW only (decoupled decay)
+//   g = grad + weight_decay * p                Adam only (L2), skipped when weight_decay = 0
+//   m = beta1 * m + (1 - beta1) * g
+//   v = beta2 * v + (1 - beta2) * g^2
+//   v_max = max(v_max, v)                      amsgrad; then v_max replaces v below
+//   p = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+// As in PyTorch's implementation, AMSGrad keeps the maximum of the raw v and bias-corrects
+// it afterwards.
+template <Scalar T>
+void Adam<T>::update(size_t index, Parameter<T>& p, int64_t step) {
+  const double lr = this->lr();
+  const T beta1 = T(options_.beta1);
+  const T beta2 = T(options_.beta2);
+  const T eps = T(options_.eps);
+  const T wd = T(options_.weight_decay);
+  const bool l2 = !decoupled_ && options_.weight_decay != 0;
+  const T shrink = T(1 - lr * options_.weight_decay);
+  const T step_size = T(lr / (1 - std::pow(options_.beta1, double(step))));
+  const T bias2_sqrt = T(std::sqrt(1 - std::pow(options_.beta2, double(step))));
+
+  T* w = p.value().data();
+  const T* grad = p.grad().data();
+  T* m = this->state(exp_avg_, index).data();
+  T* v = this->state(exp_avg_sq_, index).data();
+  T* v_max = options_.amsgrad ? this->state(max_exp_avg_sq_, index).data() : nullptr;
+  const int64_t n = p.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    if (decoupled_) w[i] *= shrink;
+    const T g = l2 ? grad[i] + wd * w[i] : grad[i];
+    m[i] = beta1 * m[i] + (1 - beta1) * g;
+    v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+    T second = v[i];
+    if (v_max != nullptr) {  // max that passes a NaN on, as torch.maximum does
+      if (!(v_max[i] >= v[i])) v_max[i] = v[i];
+      second = v_max[i];
+    }
+    w[i] -= step_size * m[i] / (std::sqrt(second) / bias2_sqrt + eps);
+  }
+}
+
+template <Scalar T>
+AdamW<T>::AdamW(std::vector<NamedParameter<T>> params, double lr, const AdamWOptions& options,
+                const GradientOptions& gradient_options)
+    : Adam<T>("AdamW", std::move(params), lr,
+              AdamOptions{options.beta1, options.beta2, options.eps, options.weight_decay,
+                          options.amsgrad},
+              true, gradient_options) {}
+
+template class Adam<float>;
+template class Adam<double>;
+template class AdamW<float>;
+template class AdamW<double>;
+
+}  // namespace rwd
