@@ -37,7 +37,7 @@ void train_step_bench(benchmark::State& state, const Config& cfg, int gates, int
   Graph<float> g;
   auto step = [&] {
     g.clear();
-    auto out = layer.forward(g.input(x));
+    auto out = layer.forward(g.input_view(x));  // the data in place, as LibTorch uses x
     g.backward(sum(square(out.output)));
     layer.zero_grad();
   };

@@ -117,6 +117,23 @@ Var<T> Graph<T>::input(TensorView<const T> value, bool requires_grad) {
 }
 
 template <Scalar T>
+Var<T> Graph<T>::input_view(TensorView<const T> value, bool requires_grad) {
+  if (value.empty() && value.numel() > 0)
+    throw ValueError(
+        fmt::format("input_view: a view of shape {} has no data", value.shape().str()));
+  if (nodes_.size() >= std::numeric_limits<NodeId>::max())
+    throw GraphError(fmt::format("input_view: the graph is full ({} nodes)", nodes_.size()));
+  Node<T> n;
+  n.op = &kInputOp<T>;
+  n.shape = value.shape();
+  n.inputs_begin = uint32_t(input_ids_.size());
+  n.value = const_cast<T*>(value.data());  // never written: values are read-only on the tape
+  if (requires_grad) n.flags = Node<T>::kNeedsGrad;
+  nodes_.push_back(n);
+  return Var<T>(this, NodeId(nodes_.size() - 1), round_);
+}
+
+template <Scalar T>
 Var<T> Graph<T>::scalar(T value) {
   auto r = record(kInputOp<T>, {}, Shape{});
   r.out[0] = value;

@@ -136,6 +136,9 @@ class Graph {
   Var<T> input(const Tensor<T>& value, bool requires_grad = false) {
     return input(value.view(), requires_grad);
   }
+  /// A value used where it is, without a copy: `value` must stay alive and unchanged until
+  /// clear() (a dataset tensor, say). With requires_grad, backward() gives it a gradient.
+  Var<T> input_view(TensorView<const T> value, bool requires_grad = false);
   /// A value that never gets a gradient.
   Var<T> constant(TensorView<const T> value) { return input(value, false); }
   Var<T> constant(const Tensor<T>& value) { return input(value.view(), false); }

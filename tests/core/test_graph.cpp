@@ -180,3 +180,17 @@ TEST_CASE("views share gradients with what they view", "[core][graph]") {
   CHECK(x.grad().at({0, 0}) == 3.0);
   CHECK(x.grad().at({3, 2}) == 1.0);
 }
+
+TEST_CASE("input_view uses data in place and can take a gradient", "[core][graph]") {
+  const Tensor<double> data = Tensor<double>::from({2, 2}, {1, 2, 3, 4});
+  Graph<double> g;
+  const size_t before = g.bytes_used();
+  auto x = g.input_view(data, true);
+  CHECK(g.bytes_used() == before);  // no copy on the tape
+  CHECK(x.value().data() == data.data());
+  g.backward(sum(square(x)));
+  CHECK(x.grad().at({1, 1}) == 8.0);
+  auto c = g.input_view(data);
+  CHECK_FALSE(c.requires_grad());
+  CHECK_THROWS_AS(g.input_view(TensorView<const double>(nullptr, Shape{3})), ValueError);
+}
