@@ -46,6 +46,14 @@ void Graph<T>::throw_bad_var(const Graph* expected, Var<T> v, const char* op) {
 }
 
 template <Scalar T>
+Var<T> Graph<T>::var(NodeId id) {
+  if (id >= nodes_.size())
+    throw GraphError(
+        fmt::format("Graph::var: node {} does not exist ({} nodes)", id, nodes_.size()));
+  return Var<T>(this, id, round_);
+}
+
+template <Scalar T>
 void Graph<T>::check(Var<T> v, const char* op) const {
   if (v.graph_ != this || v.round_ != round_ || v.id_ >= nodes_.size()) throw_bad_var(this, v, op);
 }

@@ -177,6 +177,8 @@ class Graph {
 
   [[nodiscard]] size_t size() const { return nodes_.size(); }
   [[nodiscard]] const Node<T>& node(NodeId id) const { return nodes_[id]; }
+  /// A handle to node `id` of the current round (GraphError when there is no such node).
+  [[nodiscard]] Var<T> var(NodeId id);
   [[nodiscard]] std::span<const NodeId> inputs(NodeId id) const {
     const Node<T>& n = nodes_[id];
     return {input_ids_.data() + n.inputs_begin, n.num_inputs};

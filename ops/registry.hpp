@@ -25,6 +25,7 @@ std::span<const OpInfo> loss_ops();
 std::span<const OpInfo> embedding_ops();
 std::span<const OpInfo> dropout_ops();
 std::span<const OpInfo> rnn_ops();
+std::span<const OpInfo> side_graph_ops();
 }  // namespace detail
 
 }  // namespace rwd

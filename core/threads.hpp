@@ -1,0 +1,48 @@
+// Threads: how many threads rewind may use, and Worker, one persistent helper thread that
+// runs a job while the calling thread does something else (the second direction of a
+// bidirectional layer). No allocation per job, so training steps stay allocation-free.
+#pragma once
+
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace rwd {
+
+/// The number of threads rewind's layers may use (default 1). With 2 or more, the two
+/// directions of a bidirectional recurrent layer run concurrently, forward and backward.
+void set_num_threads(int threads);
+[[nodiscard]] int num_threads();
+
+class Worker {
+ public:
+  Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker();
+
+  /// Runs fn(arg) on the worker thread and returns at once. The previous job must be
+  /// finished (wait()).
+  void start(void (*fn)(void*), void* arg);
+  /// Blocks until the current job is done and rethrows its exception, if any. Returns at
+  /// once when no job is running.
+  void wait();
+  [[nodiscard]] bool busy() const;
+
+ private:
+  void loop();
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  void (*fn_)(void*) = nullptr;
+  void* arg_ = nullptr;
+  bool pending_ = false;
+  bool running_ = false;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;  // last: starts after the members it uses exist
+};
+
+}  // namespace rwd

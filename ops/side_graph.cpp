@@ -1,0 +1,113 @@
+// side_enter and side_exit: forward and backward.
+//
+// Note [Side graphs]: the entry node is recorded before the side computation and the exit
+// node after it, so in the main graph's reverse walk the exit comes first: its backward hands
+// the exit's gradient to the side graph and starts the side backward on the worker, then
+// returns. The main walk continues through the nodes recorded in between (the other
+// direction) while the worker runs. The entry's backward waits for the worker and adds the
+// side inputs' gradients into the main inputs'. Both graphs are only ever touched by one
+// thread at a time; parameters read by the side are not read by the main part, so their
+// gradients are not shared either.
+#include "rewind/ops/side_graph.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "rewind/ops/registry.hpp"
+
+namespace rwd {
+namespace {
+
+template <Scalar T>
+struct BackwardJob {
+  SideLink<T>* link;
+  const T* grad;
+  Shape shape;
+};
+
+template <Scalar T>
+void run_side_backward(void* arg) {
+  auto* job = static_cast<BackwardJob<T>*>(arg);
+  Graph<T>& side = *job->link->side;
+  side.backward(side.var(job->link->side_output), TensorView<const T>(job->grad, job->shape));
+}
+
+// exit = copy of the side output;  the side graph's backward gets d(exit), on the worker.
+template <Scalar T>
+void side_exit_backward(const Backward<T>& b) {
+  auto* link = const_cast<SideLink<T>*>(static_cast<const SideLink<T>*>(b.attrs().ptr));
+  auto* job = b.graph().template allocate<BackwardJob<T>>(1);
+  *job = BackwardJob<T>{link, b.dy(), b.shape()};
+  (void)b.dx(0);  // reach the entry node, whose backward waits for the worker
+  link->launched = true;
+  link->worker->start(&run_side_backward<T>, job);
+}
+
+// entry: no value of its own;  dinput_k += d(side input k), once the side backward is done
+template <Scalar T>
+void side_enter_backward(const Backward<T>& b) {
+  auto* link = const_cast<SideLink<T>*>(static_cast<const SideLink<T>*>(b.attrs().ptr));
+  if (!link->launched) return;
+  link->launched = false;
+  link->worker->wait();  // rethrows what the side backward threw
+  const Graph<T>& side = *link->side;
+  for (uint32_t k = 0; k < link->num_inputs; ++k) {
+    const Node<T>& s = side.node(link->side_inputs[k]);
+    if (s.grad == nullptr) continue;
+    if (T* dx = b.dx(k)) {
+      const int64_t n = s.shape.numel();
+      for (int64_t i = 0; i < n; ++i) dx[i] += s.grad[i];
+    }
+  }
+}
+
+template <Scalar T>
+const OpDef<T> kSideEnter{"side_enter", &side_enter_backward<T>};
+template <Scalar T>
+const OpDef<T> kSideExit{"side_exit", &side_exit_backward<T>};
+
+}  // namespace
+
+template <Scalar T>
+Var<T> side_enter(std::span<const Var<T>> inputs, Var<T> anchor, SideLink<T>* link) {
+  if (inputs.size() + 1 > SideLink<T>::kMaxInputs + 1 || link == nullptr)
+    throw ValueError(fmt::format("side_enter: {} inputs given; at most {}", inputs.size(),
+                                 SideLink<T>::kMaxInputs));
+  Var<T> all[SideLink<T>::kMaxInputs + 1];
+  for (size_t k = 0; k < inputs.size(); ++k) all[k] = inputs[k];
+  all[inputs.size()] = anchor;
+  const std::span<const Var<T>> span(all, inputs.size() + 1);
+  Graph<T>& g = graph_of("side_enter", span);
+  OpAttrs attrs;
+  attrs.ptr = link;
+  auto [y, out] = g.record(kSideEnter<T>, span, Shape{}, attrs);
+  out[0] = T(0);
+  return y;
+}
+
+template <Scalar T>
+Var<T> side_exit(Var<T> entry, SideLink<T>* link) {
+  Graph<T>& g = entry.graph();
+  const Node<T>& s = link->side->node(link->side_output);
+  OpAttrs attrs;
+  attrs.ptr = link;
+  auto [y, out] = g.record(kSideExit<T>, {entry}, s.shape, attrs);
+  std::memcpy(out, s.value, size_t(s.shape.numel()) * sizeof(T));
+  return y;
+}
+
+template Var<float> side_enter(std::span<const Var<float>>, Var<float>, SideLink<float>*);
+template Var<double> side_enter(std::span<const Var<double>>, Var<double>, SideLink<double>*);
+template Var<float> side_exit(Var<float>, SideLink<float>*);
+template Var<double> side_exit(Var<double>, SideLink<double>*);
+
+namespace detail {
+// side_enter has no value of its own (a gradient router); side_exit's gradient is checked.
+const OpInfo kSideGraphOps[] = {{kSideEnter<double>.name, false}, {kSideExit<double>.name, true}};
+std::span<const OpInfo> side_graph_ops() {
+  return kSideGraphOps;
+}
+}  // namespace detail
+
+}  // namespace rwd
