@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 #include <limits>
+#include <string>
 
 namespace rwd {
 namespace {
@@ -72,6 +73,7 @@ typename Graph<T>::Recorded Graph<T>::record(const OpDef<T>& op, std::span<const
   n.op = &op;
   n.shape = shape;
   n.attrs = attrs;
+  n.scope = scopes_.current();
   n.inputs_begin = uint32_t(input_ids_.size());
   n.num_inputs = uint32_t(inputs.size());
   for (const Var<T>& v : inputs) {
@@ -99,7 +101,9 @@ Var<T> Graph<T>::record_alias(const OpDef<T>& op, Var<T> input, const Shape& sha
   n.num_inputs = 1;
   n.value = src.value + offset;
   n.grad_offset = offset;
-  if (share_grad && src.needs_grad()) n.flags = Node<T>::kNeedsGrad | Node<T>::kGradAlias;
+  n.scope = scopes_.current();
+  n.flags = Node<T>::kValueAlias;
+  if (share_grad && src.needs_grad()) n.flags |= Node<T>::kNeedsGrad | Node<T>::kGradAlias;
   input_ids_.push_back(input.id_);
   nodes_.push_back(n);
   return Var<T>(this, NodeId(nodes_.size() - 1), round_);
@@ -153,6 +157,7 @@ Var<T> Graph<T>::param(Parameter<T>& p) {
   n.shape = p.shape();
   n.inputs_begin = uint32_t(input_ids_.size());
   n.value = p.value().data();
+  n.scope = scopes_.current();
   n.flags = Node<T>::kParam;
   if (p.requires_grad()) {
     n.flags |= Node<T>::kNeedsGrad;
@@ -190,6 +195,7 @@ void Graph<T>::start_backward(Var<T> output) {
         "backward: the output ('{}', shape {}) depends on no parameter or input that requires "
         "a gradient",
         l.op->name, l.shape.str()));
+  backward_root_ = output.id_;
   // Gradients of graph-owned values start afresh in every pass (Note [Gradient accumulation]).
   for (NodeId id : grad_nodes_) nodes_[id].grad = nullptr;
   grad_nodes_.clear();
@@ -240,6 +246,9 @@ void Graph<T>::clear() {
   grad_nodes_.clear();
   arena_.reset();
   round_ = next_round();
+  scopes_.clear();
+  step_outputs_.clear();
+  backward_root_ = kNoNode;
 }
 
 template class Graph<float>;

@@ -16,12 +16,15 @@
 #include <cstdint>
 #include <initializer_list>
 #include <span>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
 #include "rewind/core/arena.hpp"
 #include "rewind/core/error.hpp"
 #include "rewind/core/parameter.hpp"
+#include "rewind/core/scope.hpp"
 #include "rewind/core/shape.hpp"
 #include "rewind/core/tensor.hpp"
 
@@ -54,9 +57,10 @@ struct OpDef {
 template <Scalar T>
 struct Node {
   enum Flags : uint8_t {
-    kNeedsGrad = 1,  // some input (or the leaf itself) wants a gradient
-    kParam = 2,      // value and gradient belong to a Parameter
-    kGradAlias = 4,  // gradient is a window into input 0's gradient (Note [Aliases])
+    kNeedsGrad = 1,   // some input (or the leaf itself) wants a gradient
+    kParam = 2,       // value and gradient belong to a Parameter
+    kGradAlias = 4,   // gradient is a window into input 0's gradient (Note [Aliases])
+    kValueAlias = 8,  // value is a window into input 0's value (Note [Aliases])
   };
   const OpDef<T>* op = nullptr;
   T* value = nullptr;
@@ -67,9 +71,17 @@ struct Node {
   uint32_t num_inputs = 0;
   int64_t grad_offset = 0;  // kGradAlias: offset into input 0's gradient
   uint8_t flags = 0;
+  ScopeId scope = ScopeTable::kRoot;  // the name scope it was recorded in (core/scope.hpp)
 
   [[nodiscard]] bool needs_grad() const { return (flags & kNeedsGrad) != 0; }
   [[nodiscard]] bool is_param() const { return (flags & kParam) != 0; }
+  [[nodiscard]] bool is_alias() const { return (flags & kValueAlias) != 0; }
+};
+
+/// A value the sequence driver marked as a time step's output (Graph::mark_step_output).
+struct StepOutput {
+  NodeId node;
+  ScopeId scope;  // the scope current when it was marked: the time step's
 };
 
 /// A handle to a value recorded on a graph: the graph, the node id and the graph's round
@@ -178,6 +190,30 @@ class Graph {
   /// Identifies the graph's current round: unique across all graphs of the process, so a
   /// handle from another graph, a destroyed one or before clear() never matches.
   [[nodiscard]] uint64_t round() const { return round_; }
+  /// The node the last backward() started from, or kNoNode when there was none this round.
+  [[nodiscard]] NodeId backward_root() const { return backward_root_; }
+  static constexpr NodeId kNoNode = ~NodeId(0);
+
+  // ---- Name scopes (core/scope.hpp) and marks for the gradient-flow report ----
+
+  /// Names everything recorded while the returned object lives: `auto s = g.scope("encoder");`.
+  /// Scopes nest; the sequence layers open "<layer>.l<l>.<fwd|rev>" and inside it "t=<t>".
+  /// Throws ValueError when the name is empty or contains '/'.
+  NameScope scope(std::string_view name) { return scopes_.open(name); }
+  /// A scope named `prefix` + `index` ("t=", 3 -> "t=3"), formatted only when read: cheap
+  /// enough to open at every time step.
+  NameScope scope(std::string_view prefix, int64_t index) { return scopes_.open(prefix, index); }
+  [[nodiscard]] const ScopeTable& scopes() const { return scopes_; }
+  /// The path of the scope node `id` was recorded in ("lstm.l0.fwd/t=3"; "" at the root).
+  [[nodiscard]] std::string scope_path(NodeId id) const { return scopes_.path(nodes_[id].scope); }
+
+  /// Marks `h` as the output of the current time step (the sequence driver calls this with
+  /// each step's hidden state), so gradient_flow() can report the norm of its gradient.
+  void mark_step_output(Var<T> h) {
+    check(h, "mark_step_output");
+    step_outputs_.push_back({h.id_, scopes_.current()});
+  }
+  [[nodiscard]] std::span<const StepOutput> step_outputs() const { return step_outputs_; }
 
   // ---- For op authors (built-in ops use exactly this) ----
 
@@ -222,6 +258,9 @@ class Graph {
   std::vector<NodeId> grad_nodes_;  // nodes given a graph-owned gradient in this backward
   Arena arena_;
   uint64_t round_;
+  ScopeTable scopes_;                     // reset by clear(), keeping its memory
+  std::vector<StepOutput> step_outputs_;  // likewise
+  NodeId backward_root_ = kNoNode;
 };
 
 /// What a backward function sees: this node's value and incoming gradient, its inputs'
