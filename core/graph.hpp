@@ -11,6 +11,13 @@
 // points into their input's value, and (except detach) their gradient points into their
 // input's gradient, so their backward has nothing to do. Values on the tape are never written
 // after their op returns, which is what makes sharing safe.
+//
+// Note [Anomaly mode]: with set_anomaly_detection(true), every value an op produces and every
+// gradient its backward adds into is checked for NaN and Inf, and the first bad one throws
+// AnomalyError naming the op, its scope and its inputs' shapes. Ops write their output after
+// record() returns, so a node's value is checked when the next node is recorded (or when
+// backward starts, or at check_anomalies()); an op must therefore fill its value before it
+// records another node. Off, the whole mode costs one predictable branch per record().
 #pragma once
 
 #include <cstdint>
@@ -215,6 +222,18 @@ class Graph {
   }
   [[nodiscard]] std::span<const StepOutput> step_outputs() const { return step_outputs_; }
 
+  // ---- Anomaly mode (Note [Anomaly mode]) ----
+
+  /// Off by default. On, the first op whose forward or backward produces a NaN or Inf throws
+  /// AnomalyError naming the op, its scope and its inputs' shapes. Values recorded before
+  /// it is switched on are not checked.
+  void set_anomaly_detection(bool on);
+  [[nodiscard]] bool anomaly_detection() const { return anomaly_detection_; }
+  /// In anomaly mode, checks the values recorded since the last check now (the last op's
+  /// value is otherwise checked when the next op records or backward starts). Does nothing
+  /// when anomaly mode is off.
+  void check_anomalies();
+
   // ---- For op authors (built-in ops use exactly this) ----
 
   /// Appends a node computed by `op` from `inputs`, with a fresh value buffer of `shape`.
@@ -251,7 +270,10 @@ class Graph {
   friend class Var<T>;
   [[noreturn]] static void throw_bad_var(const Graph* expected, Var<T> v, const char* op);
   void start_backward(Var<T> output);
+  template <bool kCheckAnomalies>
   void run_backward(NodeId from);
+  void check_forward_anomalies();
+  void check_backward_anomalies(NodeId id) const;
 
   std::vector<Node<T>> nodes_;
   std::vector<NodeId> input_ids_;
@@ -261,6 +283,8 @@ class Graph {
   ScopeTable scopes_;                     // reset by clear(), keeping its memory
   std::vector<StepOutput> step_outputs_;  // likewise
   NodeId backward_root_ = kNoNode;
+  bool anomaly_detection_ = false;
+  NodeId anomaly_checked_ = 0;  // values of nodes below this id have been checked
 };
 
 /// What a backward function sees: this node's value and incoming gradient, its inputs'
