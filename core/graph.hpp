@@ -85,10 +85,11 @@ struct Node {
   [[nodiscard]] bool is_alias() const { return (flags & kValueAlias) != 0; }
 };
 
-/// A value the sequence driver marked as a time step's output (Graph::mark_step_output).
+/// A value the sequence driver marked as a time step's state (Graph::mark_step_output).
 struct StepOutput {
   NodeId node;
-  ScopeId scope;  // the scope current when it was marked: the time step's
+  ScopeId scope;   // the scope current when it was marked: the time step's
+  uint32_t state;  // which state element: 0 is the output h (1 is c, for an LSTM)
 };
 
 /// A handle to a value recorded on a graph: the graph, the node id and the graph's round
@@ -214,11 +215,12 @@ class Graph {
   /// The path of the scope node `id` was recorded in ("lstm.l0.fwd/t=3"; "" at the root).
   [[nodiscard]] std::string scope_path(NodeId id) const { return scopes_.path(nodes_[id].scope); }
 
-  /// Marks `h` as the output of the current time step (the sequence driver calls this with
-  /// each step's hidden state), so gradient_flow() can report the norm of its gradient.
-  void mark_step_output(Var<T> h) {
+  /// Marks `h` as state element `state` of the current time step (the sequence driver calls
+  /// this with each step's new state: h as 0, an LSTM's c as 1), so gradient_flow() can
+  /// report the norm of its gradient.
+  void mark_step_output(Var<T> h, uint32_t state = 0) {
     check(h, "mark_step_output");
-    step_outputs_.push_back({h.id_, scopes_.current()});
+    step_outputs_.push_back({h.id_, scopes_.current(), state});
   }
   [[nodiscard]] std::span<const StepOutput> step_outputs() const { return step_outputs_; }
 

@@ -145,20 +145,23 @@ GradientFlowReport gradient_flow(const Graph<T>& g, std::span<const NamedParamet
         "report reads the gradients backward leaves");
   const ScopeTable& scopes = g.scopes();
   GradientFlowReport report;
-  constexpr size_t kNone = std::numeric_limits<size_t>::max();
-  std::vector<size_t> series_of(scopes.size(), kNone);  // by scope: index into report.hidden
+  std::map<std::pair<ScopeId, uint32_t>, size_t> series_of;  // index into report.hidden
   std::vector<std::vector<std::pair<int64_t, double>>> points;
   for (const StepOutput& mark : g.step_outputs()) {
     // A mark in an indexed scope ("t=3") belongs to the parent's series at t = the index;
     // any other mark is numbered in order within its own scope.
     const bool indexed = scopes.has_index(mark.scope);
     const ScopeId key = indexed ? scopes.parent(mark.scope) : mark.scope;
-    if (series_of[key] == kNone) {
-      series_of[key] = report.hidden.size();
-      report.hidden.push_back({scopes.path(key), {}, {}});
+    const auto [it, added] = series_of.try_emplace({key, mark.state}, report.hidden.size());
+    if (added) {
+      GradientSeries s;
+      s.scope = scopes.path(key);
+      s.state = mark.state;
+      s.name = mark.state == 0 ? s.scope : fmt::format("{} state[{}]", s.scope, mark.state);
+      report.hidden.push_back(std::move(s));
       points.emplace_back();
     }
-    auto& series = points[series_of[key]];
+    auto& series = points[it->second];
     const Node<T>& n = g.node(mark.node);
     const double norm = n.grad != nullptr ? l2_norm(n.grad, n.shape.numel())
                                           : std::numeric_limits<double>::quiet_NaN();
@@ -199,12 +202,12 @@ std::string GradientFlowReport::table(size_t max_rows) const {
         picked.push_back(rows[max_rows == 1 ? 0 : k * (rows.size() - 1) / (max_rows - 1)]);
       rows = picked;
     }
-    out += "||dL/dh_t|| by time step\n";
+    out += "gradient norm of each step's state, ||dL/dh_t||, by time step\n";
     fmt::format_to(std::back_inserter(out), "  {:>6}", "t");
     std::vector<size_t> widths;
     for (const GradientSeries& s : hidden) {
-      widths.push_back(std::max<size_t>(11, s.scope.size()));
-      fmt::format_to(std::back_inserter(out), "  {:>{}}", s.scope, widths.back());
+      widths.push_back(std::max<size_t>(11, s.name.size()));
+      fmt::format_to(std::back_inserter(out), "  {:>{}}", s.name, widths.back());
     }
     out += '\n';
     for (int64_t t : rows) {
@@ -234,14 +237,14 @@ std::string GradientFlowReport::table(size_t max_rows) const {
 }
 
 std::string GradientFlowReport::csv() const {
-  std::string out = "kind,scope,step,norm\n";
+  std::string out = "kind,scope,state,step,norm\n";
   auto number = [](double v) { return std::isnan(v) ? std::string() : fmt::format("{:.9g}", v); };
   for (const GradientSeries& s : hidden)
     for (size_t k = 0; k < s.steps.size(); ++k)
-      fmt::format_to(std::back_inserter(out), "hidden,{},{},{}\n", csv_field(s.scope), s.steps[k],
-                     number(s.norms[k]));
+      fmt::format_to(std::back_inserter(out), "hidden,{},{},{},{}\n", csv_field(s.scope), s.state,
+                     s.steps[k], number(s.norms[k]));
   for (const ParameterGradNorm& p : params)
-    fmt::format_to(std::back_inserter(out), "param,{},,{}\n", csv_field(p.name), number(p.norm));
+    fmt::format_to(std::back_inserter(out), "param,{},,,{}\n", csv_field(p.name), number(p.norm));
   return out;
 }
 

@@ -75,9 +75,12 @@ void write_dot(std::ostream& out, const Graph<T>& g, const DotOptions& options =
 // ---- Gradient flow ----
 
 /// ‖∂L/∂h_t‖ for the steps of one layer and direction (or any scope whose children were
-/// marked with Graph::mark_step_output).
+/// marked with Graph::mark_step_output); with state > 0, of another state element (an
+/// LSTM's cell state c_t is state 1).
 struct GradientSeries {
   std::string scope;           ///< "lstm.l0.fwd"
+  uint32_t state = 0;          ///< 0: the output h; 1: c for an LSTM
+  std::string name;            ///< scope, plus " state[k]" for state k > 0
   std::vector<int64_t> steps;  ///< t, ascending
   std::vector<double> norms;   ///< Frobenius norm over [B, H]; NaN where no gradient reached
 };
@@ -95,15 +98,16 @@ struct GradientFlowReport {
   /// One row per time step, one column per series, then the parameter norms. With
   /// max_rows > 0, at most that many evenly spaced steps (first and last included).
   [[nodiscard]] std::string table(size_t max_rows = 0) const;
-  /// Long format: "kind,scope,step,norm" with kind "hidden" or "param".
+  /// Long format: "kind,scope,state,step,norm", kind "hidden" (a step's state) or "param".
   [[nodiscard]] std::string csv() const;
   /// csv() into a file; IoError when it cannot be written.
   void write_csv(const std::string& path) const;
 };
 
-/// After backward: the gradient norm of every step output the sequence layers marked,
-/// grouped by layer and direction, and of every parameter in `params` (when empty, of the
-/// parameters on the tape, unnamed). Throws GraphError when no backward ran this round.
+/// After backward: the gradient norm of every step state the sequence layers marked,
+/// grouped by layer, direction and state element (h first), and of every parameter in `params`
+/// (when empty, of the parameters on the tape, unnamed). Throws GraphError when no backward ran
+/// this round.
 template <Scalar T>
 GradientFlowReport gradient_flow(const Graph<T>& g, std::span<const NamedParameter<T>> params = {});
 

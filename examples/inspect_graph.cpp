@@ -136,7 +136,8 @@ int main(int argc, char** argv) try {
   for (const char* layer : {"lstm.l0.fwd", "lstm.l1.fwd"})
     ok = ok && text.find(fmt::format("label=\"{}\"", layer)) != std::string::npos;
   ok = ok && text.find(fmt::format("label=\"t={}\"", args.steps - 1)) != std::string::npos;
-  ok = ok && flow.hidden.size() == 2 && flow.hidden[0].steps.size() == size_t(args.steps);
+  ok = ok && flow.hidden.size() == 4 &&
+       flow.hidden[0].steps.size() == size_t(args.steps);  // h, c × 2
   return ok ? 0 : 1;
 } catch (const std::exception& e) {
   fmt::print(stderr, "inspect_graph: {}\n", e.what());

@@ -270,7 +270,8 @@ typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const St
         const NameScope step_scope = g.scope("t=", t);
         Var<T> xt = slice(in, 0, t * batch, (t + 1) * batch);  // a view of step t's rows
         State next = run_step(c, xt, state);
-        g.mark_step_output(next[0]);  // h_t, for the gradient-flow report
+        for (size_t k = 0; k < kStateSize; ++k)  // h_t (and c_t), for the gradient-flow report
+          g.mark_step_output(next[k], uint32_t(k));
         if (masked) {
           // Past its end a sequence keeps its state and outputs zero.
           Var<T> m = reshape(slice(masks, 0, t, t + 1), {batch, 1});

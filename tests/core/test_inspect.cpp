@@ -237,9 +237,12 @@ TEST_CASE("gradient flow: stacked bidirectional series, and decay back through a
   g.backward(sum(out.output));
   const GradientFlowReport r = gradient_flow(g);
   std::vector<std::string> names;
-  for (const auto& s : r.hidden) names.push_back(s.scope);
-  CHECK(names ==
-        std::vector<std::string>{"lstm.l0.fwd", "lstm.l0.rev", "lstm.l1.fwd", "lstm.l1.rev"});
+  for (const auto& s : r.hidden) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{
+                     "lstm.l0.fwd", "lstm.l0.fwd state[1]", "lstm.l0.rev", "lstm.l0.rev state[1]",
+                     "lstm.l1.fwd", "lstm.l1.fwd state[1]", "lstm.l1.rev", "lstm.l1.rev state[1]"});
+  CHECK(r.hidden[1].scope == "lstm.l0.fwd");
+  CHECK(r.hidden[1].state == 1);  // the cell state c_t
   for (const auto& s : r.hidden) {
     CHECK(s.steps == std::vector<int64_t>{0, 1, 2, 3});  // the reverse direction sorted too
     for (double v : s.norms) CHECK(v > 0);
@@ -288,8 +291,9 @@ TEST_CASE("gradient flow: table, CSV, unreached marks and errors", "[core][inspe
   CHECK(r.params[0].norm == Approx(5.0));  // ‖x‖ = ‖(3, 4)‖
 
   const std::string csv = r.csv();
-  CHECK(csv.starts_with("kind,scope,step,norm\n"));
-  CHECK_THAT(csv, Catch::Contains("hidden,\"my, layer\",3,\n") && Catch::Contains("param,w,,5\n"));
+  CHECK(csv.starts_with("kind,scope,state,step,norm\n"));
+  CHECK_THAT(csv,
+             Catch::Contains("hidden,\"my, layer\",0,3,\n") && Catch::Contains("param,w,,,5\n"));
   CHECK(count(csv, "\n") == 1 + 4 + 1);
   const std::string table = r.table();
   CHECK_THAT(table, Catch::Contains("my, layer") && Catch::Contains("5.000e+00"));

@@ -131,11 +131,23 @@ TEST_CASE("sequence layers mark each step's hidden state, in its time-step scope
     CHECK(g.scopes().path(m.scope) == fmt::format("gru.l{}.fwd/t={}", k / 3, k % 3));
     CHECK(g.node(m.node).shape == Shape{2, 3});
     CHECK(g.node(m.node).scope == m.scope);
+    CHECK(m.state == 0);
   }
   // The last layer's last mark is the cell's own output: the final state of a full-length
   // sequence equals it.
   CHECK(out.h_n().value().at({1, 0, 0}) ==
         TensorView<const float>(g.node(marks.back().node).value, Shape{2, 3}).at({0, 0}));
+  // An LSTM marks h_t (state 0) and c_t (state 1) at every step.
+  LSTM<float> lstm(o, gen);
+  g.clear();
+  auto lout = lstm.forward(g.input(Tensor<float>::zeros({3, 2, 2})));
+  REQUIRE(g.step_outputs().size() == 2 * 3 * 2);
+  const StepOutput last_h = g.step_outputs()[10];
+  const StepOutput last_c = g.step_outputs()[11];
+  CHECK(last_h.state == 0);
+  CHECK(last_c.state == 1);
+  CHECK(last_h.scope == last_c.scope);
+  CHECK(g.node(last_c.node).value[0] == lout.c_n().value().at({1, 0, 0}));
   g.clear();
   CHECK(g.step_outputs().empty());
   CHECK_THROWS_AS(g.mark_step_output(out.output), GraphError);  // stale Var
