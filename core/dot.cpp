@@ -134,7 +134,7 @@ double grad_norm(const Node<T>& n) {
 
 template <Scalar T>
 void write_dot(std::ostream& out, const Graph<T>& g, const DotOptions& options,
-               std::span<const NamedParameter<T>> params) {
+               std::span<const NamedParameter<std::type_identity_t<T>>> params) {
   if (options.collapse_steps && options.keep_steps < 0)
     throw ValueError(
         fmt::format("write_dot: keep_steps is {}; it must be at least 0", options.keep_steps));

@@ -138,7 +138,8 @@ std::string GraphStats::table() const {
 // ---- Gradient flow ----
 
 template <Scalar T>
-GradientFlowReport gradient_flow(const Graph<T>& g, std::span<const NamedParameter<T>> params) {
+GradientFlowReport gradient_flow(const Graph<T>& g,
+                                 std::span<const NamedParameter<std::type_identity_t<T>>> params) {
   if (g.backward_root() == Graph<T>::kNoNode)
     throw GraphError(
         "gradient_flow: no backward() has run on this graph since it was last cleared; the "
@@ -258,7 +259,8 @@ void GradientFlowReport::write_csv(const std::string& path) const {
 
 #define REWIND_INSTANTIATE(T)                       \
   template GraphStats graph_stats(const Graph<T>&); \
-  template GradientFlowReport gradient_flow(const Graph<T>&, std::span<const NamedParameter<T>>);
+  template GradientFlowReport gradient_flow(        \
+      const Graph<T>&, std::span<const NamedParameter<std::type_identity_t<T>>>);
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)
 #undef REWIND_INSTANTIATE

@@ -10,6 +10,7 @@
 #include <iosfwd>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "rewind/core/graph.hpp"
@@ -66,11 +67,12 @@ struct DotOptions {
 /// Writes the graph in Graphviz DOT (through boost::write_graphviz): one vertex per node
 /// with its op, output shape and, after backward, its gradient norm; parameters (named
 /// from `params` when given), inputs and the loss (the last backward's root) drawn apart;
-/// name scopes as nested clusters. After a backward, nodes no gradient reached are dashed. Throws
-/// ValueError for a negative keep_steps.
+/// name scopes as nested clusters. After a backward, nodes no gradient reached are dashed.
+/// `params` takes module.named_parameters() as it is. Throws ValueError for a negative
+/// keep_steps.
 template <Scalar T>
 void write_dot(std::ostream& out, const Graph<T>& g, const DotOptions& options = {},
-               std::span<const NamedParameter<T>> params = {});
+               std::span<const NamedParameter<std::type_identity_t<T>>> params = {});
 
 // ---- Gradient flow ----
 
@@ -109,6 +111,7 @@ struct GradientFlowReport {
 /// (when empty, of the parameters on the tape, unnamed). Throws GraphError when no backward ran
 /// this round.
 template <Scalar T>
-GradientFlowReport gradient_flow(const Graph<T>& g, std::span<const NamedParameter<T>> params = {});
+GradientFlowReport gradient_flow(
+    const Graph<T>& g, std::span<const NamedParameter<std::type_identity_t<T>>> params = {});
 
 }  // namespace rwd

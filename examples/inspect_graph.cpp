@@ -102,7 +102,7 @@ int main(int argc, char** argv) try {
 
   const GraphStats stats = graph_stats(g);
   fmt::print("{}\n", stats.table());
-  const GradientFlowReport flow = gradient_flow(g, std::span<const NamedParameter<float>>(params));
+  const GradientFlowReport flow = gradient_flow(g, params);
   fmt::print("{}\n", flow.table());
 
   DotOptions dot_options;
@@ -112,7 +112,7 @@ int main(int argc, char** argv) try {
     dot_options.keep_steps = args.collapse;
   }
   std::ostringstream dot;
-  write_dot(dot, g, dot_options, std::span<const NamedParameter<float>>(params));
+  write_dot(dot, g, dot_options, params);
   const std::string dot_path = args.out + ".dot";
   std::ofstream(dot_path) << dot.str();
   fmt::print("wrote {} ({} nodes, {} bytes)\n", dot_path, g.size(), dot.str().size());

@@ -27,7 +27,7 @@ RecurrentOptions opts(int64_t in, int64_t hidden, int64_t layers = 1, bool bi = 
 
 template <Scalar T>
 std::string dot_of(const Graph<T>& g, const DotOptions& o = {},
-                   std::span<const NamedParameter<T>> params = {}) {
+                   std::span<const NamedParameter<std::type_identity_t<T>>> params = {}) {
   std::ostringstream out;
   write_dot(out, g, o, params);
   return out.str();
@@ -138,7 +138,7 @@ TEST_CASE("DOT: one vertex per node, scopes as nested clusters, loss and paramet
   CHECK(count(before, "|grad|") == 0);  // no backward yet
   g.backward(mean(square(out.output)));
   const auto params = lstm.named_parameters();
-  const std::string dot = dot_of(g, {}, std::span<const NamedParameter<float>>(params));
+  const std::string dot = dot_of(g, {}, params);
 
   CHECK(dot.starts_with("digraph G {"));
   const std::set<int> ids = dot_vertices(dot);
@@ -196,8 +196,7 @@ TEST_CASE("gradient flow: ‖∂L/∂h_t‖ per layer, direction and step matche
   auto out = rnn.forward(g.input(x));
   g.backward(sum(square(out.output)));
   const auto params = rnn.named_parameters();
-  const GradientFlowReport report =
-      gradient_flow(g, std::span<const NamedParameter<double>>(params));
+  const GradientFlowReport report = gradient_flow(g, params);
   REQUIRE(report.hidden.size() == 1);
   CHECK(report.hidden[0].scope == "rnn.l0.fwd");
   CHECK(report.hidden[0].steps == std::vector<int64_t>{0, 1, 2, 3, 4});
@@ -282,7 +281,7 @@ TEST_CASE("gradient flow: table, CSV, unreached marks and errors", "[core][inspe
   }
   g.backward(loss);
   const std::vector<NamedParameter<double>> params = {{"w", &w}};
-  const GradientFlowReport r = gradient_flow(g, std::span<const NamedParameter<double>>(params));
+  const GradientFlowReport r = gradient_flow(g, params);
   REQUIRE(r.hidden.size() == 1);
   CHECK(r.hidden[0].scope == "my, layer");
   for (int t = 0; t < 3; ++t)
