@@ -18,7 +18,7 @@ NameScope ScopeTable::open(std::string_view name) {
   return push(name, kNoIndex);
 }
 
-NameScope ScopeTable::open(std::string_view prefix, int64_t index) {
+NameScope ScopeTable::open_new_label(std::string_view prefix, int64_t index) {
   if (prefix.find('/') != std::string_view::npos)
     throw ValueError(fmt::format(
         "scope: prefix '{}' must not contain '/' (it separates nested scopes)", prefix));
@@ -28,16 +28,15 @@ NameScope ScopeTable::open(std::string_view prefix, int64_t index) {
 }
 
 NameScope ScopeTable::push(std::string_view label, int64_t index) {
-  if (entries_.size() >= std::numeric_limits<ScopeId>::max() ||
-      text_.size() + label.size() >= std::numeric_limits<uint32_t>::max())
-    throw GraphError(
-        fmt::format("scope '{}': the scope table is full ({} scopes)", label, entries_.size()));
-  const Entry e{current_, uint32_t(text_.size()), uint32_t(label.size()), index};
+  if (text_.size() + label.size() >= std::numeric_limits<uint32_t>::max()) throw_full();
+  const auto begin = uint32_t(text_.size());
   text_.append(label);
-  entries_.push_back(e);
-  const ScopeId previous = current_;
-  current_ = ScopeId(entries_.size() - 1);
-  return {this, current_, previous, generation_};
+  return push_entry(begin, uint32_t(label.size()), index);
+}
+
+void ScopeTable::throw_full() const {
+  throw GraphError(fmt::format("scope: the scope table is full ({} scopes, {} bytes of names)",
+                               entries_.size(), text_.size()));
 }
 
 std::string ScopeTable::name(ScopeId id) const {

@@ -66,8 +66,16 @@ class ScopeTable {
   NameScope open(std::string_view name);
   /// Opens a child of the current scope named `prefix` followed by `index` in decimal
   /// ("t=" and 3 name it "t=3"). The name is not formatted until read, which makes this
-  /// cheap enough for every time step. Throws ValueError when the prefix contains '/'.
-  NameScope open(std::string_view prefix, int64_t index);
+  /// cheap enough for every time step; a prefix equal to the last scope's label reuses its
+  /// text, so a run of steps stores "t=" once. Throws ValueError when the prefix contains
+  /// '/'.
+  NameScope open(std::string_view prefix, int64_t index) {
+    const Entry& last = entries_.back();
+    if (index != kNoIndex && last.text_size == prefix.size() &&
+        std::string_view(text_.data() + last.text_begin, last.text_size) == prefix)
+      return push_entry(last.text_begin, last.text_size, index);  // the per-step fast path
+    return open_new_label(prefix, index);
+  }
 
   /// The scope new nodes are recorded in.
   [[nodiscard]] ScopeId current() const { return current_; }
@@ -102,7 +110,16 @@ class ScopeTable {
     uint32_t text_size;
     int64_t index;
   };
+  NameScope open_new_label(std::string_view prefix, int64_t index);
   NameScope push(std::string_view label, int64_t index);
+  NameScope push_entry(uint32_t text_begin, uint32_t text_size, int64_t index) {
+    if (entries_.size() >= std::numeric_limits<ScopeId>::max()) throw_full();
+    entries_.push_back({current_, text_begin, text_size, index});
+    const ScopeId previous = current_;
+    current_ = ScopeId(entries_.size() - 1);
+    return {this, current_, previous, generation_};
+  }
+  [[noreturn]] void throw_full() const;
 
   std::vector<Entry> entries_;
   std::string text_;  // all labels, back to back

@@ -152,3 +152,21 @@ TEST_CASE("sequence layers mark each step's hidden state, in its time-step scope
   CHECK(g.step_outputs().empty());
   CHECK_THROWS_AS(g.mark_step_output(out.output), GraphError);  // stale Var
 }
+
+TEST_CASE("indexed scopes that reuse the previous label keep their own names", "[core][scope]") {
+  Graph<float> g;
+  std::vector<ScopeId> ids;
+  {
+    auto plain = g.scope("t=");  // a plain name that an indexed scope's prefix then matches
+    ids.push_back(plain.id());
+  }
+  for (int64_t t = 0; t < 3; ++t) ids.push_back(g.scope("t=", t).id());
+  ids.push_back(g.scope("u=", 7).id());
+  ids.push_back(g.scope("t=", 9).id());
+  const ScopeTable& s = g.scopes();
+  std::vector<std::string> names;
+  for (ScopeId id : ids) names.push_back(s.name(id));
+  CHECK(names == std::vector<std::string>{"t=", "t=0", "t=1", "t=2", "u=7", "t=9"});
+  CHECK_FALSE(s.has_index(ids[0]));
+  CHECK(s.index(ids[3]) == 2);
+}
