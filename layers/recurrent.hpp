@@ -3,7 +3,7 @@
 // parameters as PyTorch does (weight_ih_l0, weight_hh_l1_reverse, ...). RNN, LSTM and GRU
 // are this driver over the built-in cells; a user cell that satisfies RecurrentCell gets all
 // of it. See docs/recurrent.md. It names what it records by scope ("lstm.l0.fwd/t=3") and
-// marks each step's hidden state for the gradient-flow report (docs/inspect.md).
+// marks each step's new state for the gradient-flow report (docs/inspect.md).
 #pragma once
 
 #include <fmt/format.h>
@@ -133,7 +133,8 @@ Recurrent<Cell>::Recurrent(std::string name, const RecurrentOptions& options,
                            const CellFactory& make_cell, Generator& gen)
     : name_(std::move(name)), options_(options), dropout_gen_(gen.next_u64()) {
   scope_name_ = name_;
-  for (char& ch : scope_name_) ch = ch == '/' ? '_' : char(std::tolower((unsigned char)ch));
+  for (char& ch : scope_name_)
+    ch = ch == '/' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (options.input_size <= 0 || options.hidden_size <= 0 || options.num_layers <= 0)
     throw ValueError(
         fmt::format("{}: input_size ({}), hidden_size ({}) and num_layers ({}) must be positive",
