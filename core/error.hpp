@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace rwd {
 
@@ -36,6 +37,26 @@ class ValueError : public Error {
 class GraphError : public Error {
  public:
   using Error::Error;
+};
+
+/// In anomaly mode (Graph::set_anomaly_detection), the first NaN or Inf an op's forward or
+/// backward produced. The message names the op, its scope and its inputs' shapes; the parts
+/// are also available on their own.
+class AnomalyError : public Error {
+ public:
+  AnomalyError(const std::string& what, std::string op, std::string scope, bool in_backward)
+      : Error(what), op_(std::move(op)), scope_(std::move(scope)), in_backward_(in_backward) {}
+  /// The op's name ("log").
+  [[nodiscard]] const std::string& op() const { return op_; }
+  /// The scope path the op was recorded in ("lstm.l0.fwd/t=3"; empty at the root).
+  [[nodiscard]] const std::string& scope() const { return scope_; }
+  /// True when the op's backward produced it, false for its forward.
+  [[nodiscard]] bool in_backward() const { return in_backward_; }
+
+ private:
+  std::string op_;
+  std::string scope_;
+  bool in_backward_;
 };
 
 /// A file that cannot be read or written, or whose contents are malformed.

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "rewind/ops/blas.hpp"
 
@@ -17,6 +19,20 @@ template <Scalar T>
 const OpDef<T> kInputOp{"input", nullptr};
 template <Scalar T>
 const OpDef<T> kParamOp{"param", nullptr};
+
+// The index of the first NaN or Inf among n values, or -1.
+template <Scalar T>
+int64_t first_non_finite(const T* v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i])) return i;
+  return -1;
+}
+
+template <Scalar T>
+const char* non_finite_name(T v) {
+  if (std::isnan(v)) return "NaN";
+  return v > 0 ? "+Inf" : "-Inf";
+}
 
 // Round ids are unique across all graphs of the process (see Graph::round()).
 uint64_t next_round() {
@@ -77,12 +93,15 @@ template <Scalar T>
 typename Graph<T>::Recorded Graph<T>::record(const OpDef<T>& op, std::span<const Var<T>> inputs,
                                              const Shape& shape, const OpAttrs& attrs) {
   for (const Var<T>& v : inputs) check(v, op.name);
+  if (anomaly_detection_) [[unlikely]]
+    check_forward_anomalies();  // the previous ops have filled their values by now
   if (nodes_.size() >= std::numeric_limits<NodeId>::max())
     throw GraphError(fmt::format("{}: the graph is full ({} nodes)", op.name, nodes_.size()));
   Node<T> n;
   n.op = &op;
   n.shape = shape;
   n.attrs = attrs;
+  n.scope = scopes_.current();
   n.inputs_begin = uint32_t(input_ids_.size());
   n.num_inputs = uint32_t(inputs.size());
   for (const Var<T>& v : inputs) {
@@ -110,7 +129,9 @@ Var<T> Graph<T>::record_alias(const OpDef<T>& op, Var<T> input, const Shape& sha
   n.num_inputs = 1;
   n.value = src.value + offset;
   n.grad_offset = offset;
-  if (share_grad && src.needs_grad()) n.flags = Node<T>::kNeedsGrad | Node<T>::kGradAlias;
+  n.scope = scopes_.current();
+  n.flags = Node<T>::kValueAlias;
+  if (share_grad && src.needs_grad()) n.flags |= Node<T>::kNeedsGrad | Node<T>::kGradAlias;
   input_ids_.push_back(input.id_);
   nodes_.push_back(n);
   return Var<T>(this, NodeId(nodes_.size() - 1), round_);
@@ -181,6 +202,7 @@ Var<T> Graph<T>::param(Parameter<T>& p) {
   n.shape = p.shape();
   n.inputs_begin = uint32_t(input_ids_.size());
   n.value = p.value().data();
+  n.scope = scopes_.current();
   n.flags = Node<T>::kParam;
   if (p.requires_grad()) {
     n.flags |= Node<T>::kNeedsGrad;
@@ -250,6 +272,8 @@ void Graph<T>::start_backward(Var<T> output) {
         "backward: the output ('{}', shape {}) depends on no parameter or input that requires "
         "a gradient",
         l.op->name, l.shape.str()));
+  if (anomaly_detection_) check_forward_anomalies();
+  backward_root_ = output.id_;
   // Gradients of graph-owned values start afresh in every pass (Note [Gradient accumulation]).
   for (NodeId id : grad_nodes_) nodes_[id].grad = nullptr;
   grad_nodes_.clear();
@@ -292,13 +316,16 @@ void Graph<T>::flush_group(DeferredGroup& d) {
   d.rows = 0;
 }
 
+// Two instances, so that the loop without anomaly checks has no trace of them.
 template <Scalar T>
+template <bool kCheckAnomalies>
 void Graph<T>::run_backward(NodeId from) {
   for (int64_t id = from; id >= 0; --id) {
     const Node<T>& n = nodes_[size_t(id)];
     // Skip: no gradient reached it, or none flows through it (leaves, detach, aliases).
     if (n.grad == nullptr || n.op->backward == nullptr || !n.needs_grad()) continue;
     n.op->backward(Backward<T>(*this, NodeId(id)));
+    if constexpr (kCheckAnomalies) check_backward_anomalies(NodeId(id));
   }
   for (DeferredGroup& d : deferred_) flush_group(d);
   deferred_.clear();
@@ -315,7 +342,10 @@ void Graph<T>::backward(Var<T> loss) {
         l.op->name, l.shape.str(), l.shape.numel()));
   start_backward(loss);
   grad_buffer(loss.id_)[0] += T(1);
-  run_backward(loss.id_);
+  if (anomaly_detection_)
+    run_backward<true>(loss.id_);
+  else
+    run_backward<false>(loss.id_);
 }
 
 template <Scalar T>
@@ -326,10 +356,22 @@ void Graph<T>::backward(Var<T> output, TensorView<const T> output_grad) {
     throw ShapeError(
         fmt::format("backward: the output gradient has shape {} but the output ('{}') has shape {}",
                     output_grad.shape().str(), l.op->name, l.shape.str()));
+  if (anomaly_detection_) {
+    const int64_t bad = first_non_finite(output_grad.data(), output_grad.numel());
+    if (bad >= 0)
+      throw AnomalyError(
+          fmt::format("anomaly: the output gradient passed to backward holds {} at element {} "
+                      "(shape {}; output '{}')",
+                      non_finite_name(output_grad[bad]), bad, l.shape.str(), l.op->name),
+          "backward", scope_path(output.id_), true);
+  }
   start_backward(output);
   T* g = grad_buffer(output.id_);
   for (int64_t i = 0; i < l.shape.numel(); ++i) g[i] += output_grad[i];
-  run_backward(output.id_);
+  if (anomaly_detection_)
+    run_backward<true>(output.id_);
+  else
+    run_backward<false>(output.id_);
 }
 
 template <Scalar T>
@@ -341,6 +383,81 @@ void Graph<T>::clear() {
   transposed_.clear();
   arena_.reset();
   round_ = next_round();
+  scopes_.clear();
+  step_outputs_.clear();
+  backward_root_ = kNoNode;
+  anomaly_checked_ = 0;
+}
+
+// ---- Anomaly mode (Note [Anomaly mode]) ----
+
+template <Scalar T>
+void Graph<T>::set_anomaly_detection(bool on) {
+  if (on && !anomaly_detection_) anomaly_checked_ = NodeId(nodes_.size());
+  anomaly_detection_ = on;
+}
+
+template <Scalar T>
+void Graph<T>::check_anomalies() {
+  if (anomaly_detection_) check_forward_anomalies();
+}
+
+namespace {
+
+// "'matmul' [2, 3], 'param' [3, 4]"
+template <Scalar T>
+std::string describe_inputs(const Graph<T>& g, NodeId id) {
+  std::string out;
+  for (NodeId in : g.inputs(id)) {
+    if (!out.empty()) out += ", ";
+    fmt::format_to(std::back_inserter(out), "'{}' {}", g.node(in).op->name, g.node(in).shape.str());
+  }
+  return out.empty() ? "none" : out;
+}
+
+template <Scalar T>
+std::string describe_scope(const Graph<T>& g, NodeId id) {
+  const std::string path = g.scope_path(id);
+  return path.empty() ? "the root scope" : fmt::format("scope '{}'", path);
+}
+
+}  // namespace
+
+template <Scalar T>
+void Graph<T>::check_forward_anomalies() {
+  const NodeId end = NodeId(nodes_.size());
+  for (NodeId id = anomaly_checked_; id < end; ++id) {
+    const Node<T>& n = nodes_[id];
+    if (n.is_alias() || n.is_param()) continue;  // values that are not this op's result
+    const int64_t bad = first_non_finite(n.value, n.shape.numel());
+    if (bad < 0) continue;
+    anomaly_checked_ = end;  // report it once; the graph stays usable
+    throw AnomalyError(
+        fmt::format("anomaly: forward of '{}' (node {}, {}) produced {} at element {} of its "
+                    "output {}; its inputs: {}",
+                    n.op->name, id, describe_scope(*this, id), non_finite_name(n.value[bad]), bad,
+                    n.shape.str(), describe_inputs(*this, id)),
+        n.op->name, scope_path(id), false);
+  }
+  anomaly_checked_ = end;
+}
+
+template <Scalar T>
+void Graph<T>::check_backward_anomalies(NodeId id) const {
+  const std::span<const NodeId> ins = inputs(id);
+  for (size_t k = 0; k < ins.size(); ++k) {
+    const Node<T>& in = nodes_[ins[k]];
+    if (in.grad == nullptr) continue;
+    const int64_t bad = first_non_finite(in.grad, in.shape.numel());
+    if (bad < 0) continue;
+    const Node<T>& n = nodes_[id];
+    throw AnomalyError(
+        fmt::format("anomaly: backward of '{}' (node {}, {}) produced {} at element {} of the "
+                    "gradient of its input {} ('{}' {}); its inputs: {}",
+                    n.op->name, id, describe_scope(*this, id), non_finite_name(in.grad[bad]), bad,
+                    k, in.op->name, in.shape.str(), describe_inputs(*this, id)),
+        n.op->name, scope_path(id), true);
+  }
 }
 
 template class Graph<float>;

@@ -18,17 +18,27 @@
 // points into their input's value, and (except detach) their gradient points into their
 // input's gradient, so their backward has nothing to do. Values on the tape are never written
 // after their op returns, which is what makes sharing safe.
+//
+// Note [Anomaly mode]: with set_anomaly_detection(true), every value an op produces and every
+// gradient its backward adds into is checked for NaN and Inf, and the first bad one throws
+// AnomalyError naming the op, its scope and its inputs' shapes. Ops write their output after
+// record() returns, so a node's value is checked when the next node is recorded (or when
+// backward starts, or at check_anomalies()); an op must therefore fill its value before it
+// records another node. Off, the whole mode costs one predictable branch per record().
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
 #include <span>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
 #include "rewind/core/arena.hpp"
 #include "rewind/core/error.hpp"
 #include "rewind/core/parameter.hpp"
+#include "rewind/core/scope.hpp"
 #include "rewind/core/shape.hpp"
 #include "rewind/core/tensor.hpp"
 
@@ -61,9 +71,10 @@ struct OpDef {
 template <Scalar T>
 struct Node {
   enum Flags : uint8_t {
-    kNeedsGrad = 1,  // some input (or the leaf itself) wants a gradient
-    kParam = 2,      // value and gradient belong to a Parameter
-    kGradAlias = 4,  // gradient is a window into input 0's gradient (Note [Aliases])
+    kNeedsGrad = 1,   // some input (or the leaf itself) wants a gradient
+    kParam = 2,       // value and gradient belong to a Parameter
+    kGradAlias = 4,   // gradient is a window into input 0's gradient (Note [Aliases])
+    kValueAlias = 8,  // value is a window into input 0's value (Note [Aliases])
   };
   const OpDef<T>* op = nullptr;
   T* value = nullptr;
@@ -74,9 +85,18 @@ struct Node {
   uint32_t num_inputs = 0;
   int64_t grad_offset = 0;  // kGradAlias: offset into input 0's gradient
   uint8_t flags = 0;
+  ScopeId scope = ScopeTable::kRoot;  // the name scope it was recorded in (core/scope.hpp)
 
   [[nodiscard]] bool needs_grad() const { return (flags & kNeedsGrad) != 0; }
   [[nodiscard]] bool is_param() const { return (flags & kParam) != 0; }
+  [[nodiscard]] bool is_alias() const { return (flags & kValueAlias) != 0; }
+};
+
+/// A value the sequence driver marked as a time step's state (Graph::mark_step_output).
+struct StepOutput {
+  NodeId node;
+  ScopeId scope;   // the scope current when it was marked: the time step's
+  uint32_t state;  // which state element: 0 is the output h (1 is c, for an LSTM)
 };
 
 /// A handle to a value recorded on a graph: the graph, the node id and the graph's round
@@ -190,6 +210,43 @@ class Graph {
   /// Identifies the graph's current round: unique across all graphs of the process, so a
   /// handle from another graph, a destroyed one or before clear() never matches.
   [[nodiscard]] uint64_t round() const { return round_; }
+  /// The node the last backward() started from, or kNoNode when there was none this round.
+  [[nodiscard]] NodeId backward_root() const { return backward_root_; }
+  static constexpr NodeId kNoNode = ~NodeId(0);
+
+  // ---- Name scopes (core/scope.hpp) and marks for the gradient-flow report ----
+
+  /// Names everything recorded while the returned object lives: `auto s = g.scope("encoder");`.
+  /// Scopes nest; the sequence layers open "<layer>.l<l>.<fwd|rev>" and inside it "t=<t>".
+  /// Throws ValueError when the name is empty or contains '/'.
+  NameScope scope(std::string_view name) { return scopes_.open(name); }
+  /// A scope named `prefix` + `index` ("t=", 3 -> "t=3"), formatted only when read: cheap
+  /// enough to open at every time step.
+  NameScope scope(std::string_view prefix, int64_t index) { return scopes_.open(prefix, index); }
+  [[nodiscard]] const ScopeTable& scopes() const { return scopes_; }
+  /// The path of the scope node `id` was recorded in ("lstm.l0.fwd/t=3"; "" at the root).
+  [[nodiscard]] std::string scope_path(NodeId id) const { return scopes_.path(nodes_[id].scope); }
+
+  /// Marks `h` as state element `state` of the current time step (the sequence driver calls
+  /// this with each step's new state: h as 0, an LSTM's c as 1), so gradient_flow() can
+  /// report the norm of its gradient.
+  void mark_step_output(Var<T> h, uint32_t state = 0) {
+    check(h, "mark_step_output");
+    step_outputs_.push_back({h.id_, scopes_.current(), state});
+  }
+  [[nodiscard]] std::span<const StepOutput> step_outputs() const { return step_outputs_; }
+
+  // ---- Anomaly mode (Note [Anomaly mode]) ----
+
+  /// Off by default. On, the first op whose forward or backward produces a NaN or Inf throws
+  /// AnomalyError naming the op, its scope and its inputs' shapes. Values recorded before
+  /// it is switched on are not checked.
+  void set_anomaly_detection(bool on);
+  [[nodiscard]] bool anomaly_detection() const { return anomaly_detection_; }
+  /// In anomaly mode, checks the values recorded since the last check now (the last op's
+  /// value is otherwise checked when the next op records or backward starts). Does nothing
+  /// when anomaly mode is off.
+  void check_anomalies();
 
   // ---- For op authors (built-in ops use exactly this) ----
 
@@ -248,7 +305,10 @@ class Graph {
   friend class Var<T>;
   [[noreturn]] static void throw_bad_var(const Graph* expected, Var<T> v, const char* op);
   void start_backward(Var<T> output);
+  template <bool kCheckAnomalies>
   void run_backward(NodeId from);
+  void check_forward_anomalies();
+  void check_backward_anomalies(NodeId id) const;
 
   std::vector<Node<T>> nodes_;
   std::vector<NodeId> input_ids_;
@@ -268,6 +328,11 @@ class Graph {
   std::vector<std::pair<NodeId, const T*>> transposed_;  // transposed_leaf() cache, per round
   Arena arena_;
   uint64_t round_;
+  ScopeTable scopes_;                     // reset by clear(), keeping its memory
+  std::vector<StepOutput> step_outputs_;  // likewise
+  NodeId backward_root_ = kNoNode;
+  bool anomaly_detection_ = false;
+  NodeId anomaly_checked_ = 0;  // values of nodes below this id have been checked
 };
 
 /// What a backward function sees: this node's value and incoming gradient, its inputs'

@@ -2,12 +2,15 @@
 // directions, carries state, handles per-sequence lengths and initial states, and names
 // parameters as PyTorch does (weight_ih_l0, weight_hh_l1_reverse, ...). RNN, LSTM and GRU
 // are this driver over the built-in cells; a user cell that satisfies RecurrentCell gets all
-// of it. See docs/recurrent.md.
+// of it. See docs/recurrent.md. It names what it records by scope ("lstm.l0.fwd/t=3") and
+// marks each step's new state for the gradient-flow report (docs/inspect.md).
 #pragma once
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <concepts>
 #include <cstdint>
 #include <functional>
@@ -83,7 +86,9 @@ class Recurrent : public Module<typename Cell::Scalar> {
       std::function<Cell(int64_t input_size, int64_t hidden_size, bool bias, Generator& gen)>;
 
   /// Builds num_layers × directions cells: layer 0 reads input_size features, later layers
-  /// read directions × hidden_size. `name` prefixes error messages ("LSTM", ...).
+  /// read directions × hidden_size. `name` prefixes error messages ("LSTM", ...); in lower
+  /// case it begins the name scopes of each layer and direction ("lstm.l0.fwd", whose time
+  /// steps are "t=0", "t=1", ...).
   Recurrent(std::string name, const RecurrentOptions& options, const CellFactory& make_cell,
             Generator& gen);
 
@@ -109,8 +114,10 @@ class Recurrent : public Module<typename Cell::Scalar> {
  private:
   void check_inputs(Var<T> input, const State& initial, std::span<const int64_t> lengths) const;
   State run_step(Cell& cell, Var<T> x, const State& state);
+  NameScope layer_scope(Graph<T>& g, int64_t layer, int direction) const;
 
   std::string name_;
+  std::string scope_name_;  // name_ in lower case, '/' replaced: "lstm"
   RecurrentOptions options_;
   std::vector<Cell> cells_;
   Generator dropout_gen_;
@@ -125,6 +132,9 @@ template <RecurrentCell Cell>
 Recurrent<Cell>::Recurrent(std::string name, const RecurrentOptions& options,
                            const CellFactory& make_cell, Generator& gen)
     : name_(std::move(name)), options_(options), dropout_gen_(gen.next_u64()) {
+  scope_name_ = name_;
+  for (char& ch : scope_name_)
+    ch = ch == '/' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (options.input_size <= 0 || options.hidden_size <= 0 || options.num_layers <= 0)
     throw ValueError(
         fmt::format("{}: input_size ({}), hidden_size ({}) and num_layers ({}) must be positive",
@@ -205,6 +215,15 @@ typename Recurrent<Cell>::State Recurrent<Cell>::run_step(Cell& cell, Var<T> x,
 }
 
 template <RecurrentCell Cell>
+NameScope Recurrent<Cell>::layer_scope(Graph<T>& g, int64_t layer, int direction) const {
+  // "lstm.l0.fwd", formatted on the stack so that a forward makes no heap allocation.
+  std::array<char, 128> buf{};
+  const auto r = fmt::format_to_n(buf.data(), buf.size(), "{}.l{}.{}", scope_name_, layer,
+                                  direction == 0 ? "fwd" : "rev");
+  return g.scope(std::string_view(buf.data(), std::min(r.size, buf.size())));
+}
+
+template <RecurrentCell Cell>
 typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const State& initial,
                                                           std::span<const int64_t> lengths) {
   check_inputs(input, initial, lengths);
@@ -237,6 +256,7 @@ typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const St
   for (int64_t l = 0; l < layers; ++l) {
     std::array<Var<T>, 2> dir_out;
     for (int d = 0; d < d_count; ++d) {
+      const NameScope scope = layer_scope(g, l, d);
       Cell& c = cell(l, d);
       const int64_t index = l * d_count + d;
       Var<T> in = layer_in;  // [T·B, P]: projected for all steps at once when the cell can
@@ -248,8 +268,11 @@ typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const St
                        : reshape(slice(initial[k], 0, index, index + 1), {batch, hidden});
       for (int64_t i = 0; i < steps; ++i) {
         const int64_t t = d == 0 ? i : steps - 1 - i;
+        const NameScope step_scope = g.scope("t=", t);
         Var<T> xt = slice(in, 0, t * batch, (t + 1) * batch);  // a view of step t's rows
         State next = run_step(c, xt, state);
+        for (size_t k = 0; k < kStateSize; ++k)  // h_t (and c_t), for the gradient-flow report
+          g.mark_step_output(next[k], uint32_t(k));
         if (masked) {
           // Past its end a sequence keeps its state and outputs zero.
           Var<T> m = reshape(slice(masks, 0, t, t + 1), {batch, 1});

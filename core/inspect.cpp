@@ -1,0 +1,268 @@
+// Graph statistics and the gradient-flow report. The DOT writer is in core/dot.cpp.
+#include "rewind/core/inspect.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <string_view>
+#include <utility>
+
+namespace rwd {
+namespace {
+
+template <Scalar T>
+double l2_norm(const T* v, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += double(v[i]) * double(v[i]);
+  return std::sqrt(s);
+}
+
+std::string human_bytes(size_t bytes) {
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  if (bytes < size_t(1) << 20) return fmt::format("{:.1f} KiB", double(bytes) / 1024.0);
+  return fmt::format("{:.1f} MiB", double(bytes) / double(size_t(1) << 20));
+}
+
+// A CSV field, quoted when it holds a separator, a quote or a line break.
+std::string csv_field(std::string_view s) {
+  if (s.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + '"';
+}
+
+std::string norm_text(double v) {
+  return std::isnan(v) ? "-" : fmt::format("{:.3e}", v);
+}
+
+}  // namespace
+
+// ---- Statistics ----
+
+template <Scalar T>
+GraphStats graph_stats(const Graph<T>& g) {
+  GraphStats s;
+  const auto n = NodeId(g.size());
+  s.nodes = n;
+  s.after_backward = g.backward_root() != Graph<T>::kNoNode;
+  s.arena_bytes = g.bytes_used();
+  std::map<std::string_view, OpStats> by_op;
+  std::set<const T*> params_seen;
+  std::vector<int64_t> depth(n, 0);  // nodes on the longest chain ending at each node
+  for (NodeId id = 0; id < n; ++id) {
+    const Node<T>& node = g.node(id);
+    const size_t bytes = size_t(node.shape.numel()) * sizeof(T);
+    OpStats& op = by_op[node.op->name];
+    ++op.recorded;
+    // The tape order is topological, so the inputs' depths are final.
+    int64_t d = 0;
+    for (NodeId in : g.inputs(id)) d = std::max(d, depth[in]);
+    depth[id] = d + 1;
+    s.longest_chain = std::max(s.longest_chain, depth[id]);
+    if (node.needs_grad()) ++s.need_grad;
+    if (node.is_param()) {
+      if (params_seen.insert(node.value).second)
+        s.param_bytes += node.grad != nullptr ? 2 * bytes : bytes;
+      continue;
+    }
+    if (!node.is_alias()) s.value_bytes += bytes;
+    if (node.grad == nullptr) continue;
+    ++s.reached;
+    if ((node.flags & Node<T>::kGradAlias) == 0) s.grad_bytes += bytes;
+    if (node.op->backward != nullptr && node.needs_grad()) {  // as Graph::run_backward decides
+      ++s.backward_runs;
+      ++op.backward_runs;
+    }
+  }
+  // A parameter's gradient pointer is set when recorded; count it as reached only when a
+  // backward ran and the parameter is an input of a node whose backward ran.
+  if (s.after_backward) {
+    std::set<NodeId> param_reached;
+    for (NodeId id = 0; id < n; ++id) {
+      const Node<T>& node = g.node(id);
+      if (node.grad == nullptr || node.op->backward == nullptr || !node.needs_grad()) continue;
+      for (NodeId in : g.inputs(id))
+        if (g.node(in).is_param() && g.node(in).needs_grad()) param_reached.insert(in);
+    }
+    s.reached += int64_t(param_reached.size());
+  }
+  for (auto& [name, op] : by_op) {
+    op.op = std::string(name);
+    s.ops.push_back(std::move(op));
+  }
+  std::stable_sort(s.ops.begin(), s.ops.end(),
+                   [](const OpStats& a, const OpStats& b) { return a.recorded > b.recorded; });
+  return s;
+}
+
+std::string GraphStats::table() const {
+  std::string out;
+  auto row = [&out](std::string_view what, const std::string& value, std::string_view note = {}) {
+    fmt::format_to(std::back_inserter(out), "  {:<28}{:>12}{}{}\n", what, value,
+                   note.empty() ? "" : "   ", note);
+  };
+  out += "graph statistics\n";
+  row("nodes recorded", fmt::format("{}", nodes));
+  row("nodes needing a gradient", fmt::format("{}", need_grad));
+  if (after_backward) {
+    row("nodes reached by backward", fmt::format("{}", reached));
+    row("nodes backward visited", fmt::format("{}", backward_runs), "(their op's backward ran)");
+    row("nodes pruned", fmt::format("{}", pruned()),
+        "(leaves, views, constants, no gradient reached)");
+  } else {
+    row("backward", "not run", "(this round)");
+  }
+  row("longest dependency chain", fmt::format("{} nodes", longest_chain));
+  row("values on the tape", human_bytes(value_bytes), "(views and parameters excluded)");
+  row("gradients on the tape", human_bytes(grad_bytes), "(views and parameters excluded)");
+  row("parameters used", human_bytes(param_bytes), "(values and gradients, not on the tape)");
+  row("arena in use", human_bytes(arena_bytes), "(values, gradients, op scratch)");
+  size_t width = 2;
+  for (const OpStats& op : ops) width = std::max(width, op.op.size());
+  fmt::format_to(std::back_inserter(out), "\n  {:<{}}  {:>10}  {:>14}\n", "op", width, "recorded",
+                 "backward ran");
+  for (const OpStats& op : ops)
+    fmt::format_to(std::back_inserter(out), "  {:<{}}  {:>10}  {:>14}\n", op.op, width, op.recorded,
+                   after_backward ? fmt::format("{}", op.backward_runs) : "-");
+  return out;
+}
+
+// ---- Gradient flow ----
+
+template <Scalar T>
+GradientFlowReport gradient_flow(const Graph<T>& g,
+                                 std::span<const NamedParameter<std::type_identity_t<T>>> params) {
+  if (g.backward_root() == Graph<T>::kNoNode)
+    throw GraphError(
+        "gradient_flow: no backward() has run on this graph since it was last cleared; the "
+        "report reads the gradients backward leaves");
+  const ScopeTable& scopes = g.scopes();
+  GradientFlowReport report;
+  std::map<std::pair<ScopeId, uint32_t>, size_t> series_of;  // index into report.hidden
+  std::vector<std::vector<std::pair<int64_t, double>>> points;
+  for (const StepOutput& mark : g.step_outputs()) {
+    // A mark in an indexed scope ("t=3") belongs to the parent's series at t = the index;
+    // any other mark is numbered in order within its own scope.
+    const bool indexed = scopes.has_index(mark.scope);
+    const ScopeId key = indexed ? scopes.parent(mark.scope) : mark.scope;
+    const auto [it, added] = series_of.try_emplace({key, mark.state}, report.hidden.size());
+    if (added) {
+      GradientSeries s;
+      s.scope = scopes.path(key);
+      s.state = mark.state;
+      s.name = mark.state == 0 ? s.scope : fmt::format("{} state[{}]", s.scope, mark.state);
+      report.hidden.push_back(std::move(s));
+      points.emplace_back();
+    }
+    auto& series = points[it->second];
+    const Node<T>& n = g.node(mark.node);
+    const double norm = n.grad != nullptr ? l2_norm(n.grad, n.shape.numel())
+                                          : std::numeric_limits<double>::quiet_NaN();
+    series.emplace_back(indexed ? scopes.index(mark.scope) : int64_t(series.size()), norm);
+  }
+  for (size_t k = 0; k < points.size(); ++k) {
+    std::stable_sort(points[k].begin(), points[k].end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [t, norm] : points[k]) {
+      report.hidden[k].steps.push_back(t);
+      report.hidden[k].norms.push_back(norm);
+    }
+  }
+  if (!params.empty()) {
+    for (const NamedParameter<T>& p : params)
+      report.params.push_back(
+          {p.name, p.param->shape(), l2_norm(p.param->grad().data(), p.param->grad().numel())});
+  } else {
+    for (NodeId id = 0; id < g.size(); ++id) {
+      const Node<T>& n = g.node(id);
+      if (n.is_param() && n.grad != nullptr)
+        report.params.push_back(
+            {fmt::format("param (node {})", id), n.shape, l2_norm(n.grad, n.shape.numel())});
+    }
+  }
+  return report;
+}
+
+std::string GradientFlowReport::table(size_t max_rows) const {
+  std::string out;
+  if (!hidden.empty()) {
+    std::set<int64_t> all_steps;
+    for (const GradientSeries& s : hidden) all_steps.insert(s.steps.begin(), s.steps.end());
+    std::vector<int64_t> rows(all_steps.begin(), all_steps.end());
+    if (max_rows > 0 && rows.size() > max_rows) {  // evenly spaced, first and last kept
+      std::vector<int64_t> picked;
+      for (size_t k = 0; k < max_rows; ++k)
+        picked.push_back(rows[max_rows == 1 ? 0 : k * (rows.size() - 1) / (max_rows - 1)]);
+      rows = picked;
+    }
+    out += "gradient norm of each step's state, ||dL/dh_t||, by time step\n";
+    fmt::format_to(std::back_inserter(out), "  {:>6}", "t");
+    std::vector<size_t> widths;
+    for (const GradientSeries& s : hidden) {
+      widths.push_back(std::max<size_t>(11, s.name.size()));
+      fmt::format_to(std::back_inserter(out), "  {:>{}}", s.name, widths.back());
+    }
+    out += '\n';
+    for (int64_t t : rows) {
+      fmt::format_to(std::back_inserter(out), "  {:>6}", t);
+      for (size_t k = 0; k < hidden.size(); ++k) {
+        const auto& steps = hidden[k].steps;
+        const auto it = std::lower_bound(steps.begin(), steps.end(), t);
+        const std::string v = it != steps.end() && *it == t
+                                  ? norm_text(hidden[k].norms[size_t(it - steps.begin())])
+                                  : "";
+        fmt::format_to(std::back_inserter(out), "  {:>{}}", v, widths[k]);
+      }
+      out += '\n';
+    }
+  }
+  if (!params.empty()) {
+    if (!out.empty()) out += '\n';
+    size_t width = 9;
+    for (const ParameterGradNorm& p : params) width = std::max(width, p.name.size());
+    fmt::format_to(std::back_inserter(out), "  {:<{}}  {:>14}  {:>11}\n", "parameter", width,
+                   "shape", "||grad||");
+    for (const ParameterGradNorm& p : params)
+      fmt::format_to(std::back_inserter(out), "  {:<{}}  {:>14}  {:>11}\n", p.name, width,
+                     p.shape.str(), norm_text(p.norm));
+  }
+  return out;
+}
+
+std::string GradientFlowReport::csv() const {
+  std::string out = "kind,scope,state,step,norm\n";
+  auto number = [](double v) { return std::isnan(v) ? std::string() : fmt::format("{:.9g}", v); };
+  for (const GradientSeries& s : hidden)
+    for (size_t k = 0; k < s.steps.size(); ++k)
+      fmt::format_to(std::back_inserter(out), "hidden,{},{},{},{}\n", csv_field(s.scope), s.state,
+                     s.steps[k], number(s.norms[k]));
+  for (const ParameterGradNorm& p : params)
+    fmt::format_to(std::back_inserter(out), "param,{},,,{}\n", csv_field(p.name), number(p.norm));
+  return out;
+}
+
+void GradientFlowReport::write_csv(const std::string& path) const {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  const std::string text = csv();
+  if (f) f.write(text.data(), std::streamsize(text.size()));
+  f.close();
+  if (!f) throw IoError(fmt::format("gradient_flow: cannot write the CSV file '{}'", path));
+}
+
+#define REWIND_INSTANTIATE(T)                       \
+  template GraphStats graph_stats(const Graph<T>&); \
+  template GradientFlowReport gradient_flow(        \
+      const Graph<T>&, std::span<const NamedParameter<std::type_identity_t<T>>>);
+REWIND_INSTANTIATE(float)
+REWIND_INSTANTIATE(double)
+#undef REWIND_INSTANTIATE
+
+}  // namespace rwd
