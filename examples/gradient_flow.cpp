@@ -130,7 +130,12 @@ struct Result {
   std::vector<double> init;     // ‖∂L/∂h_t‖ before training, mean over kEvalBatches batches
   std::vector<double> trained;  // the same after training
   std::vector<double> cell_init, cell_trained;  // ‖∂L/∂c_t‖, for the LSTM only
-  [[nodiscard]] static double ratio(const std::vector<double>& n) { return n.front() / n.back(); }
+  // t = 0 over the last step that has a gradient (an LSTM's c_T has none: see docs/inspect.md).
+  [[nodiscard]] static double ratio(const std::vector<double>& n) {
+    for (auto it = n.rbegin(); it != n.rend(); ++it)
+      if (!std::isnan(*it)) return n.front() / *it;
+    return std::nan("");
+  }
 };
 
 // Trains layer + a linear head on the final hidden state, reporting the gradient flow
@@ -331,8 +336,10 @@ int main(int argc, char** argv) try {
   for (int64_t t : shown)
     row(fmt::format("{}", t), [t](const std::vector<double>& n) { return n[size_t(t)]; });
   row("ratio", [](const std::vector<double>& n) { return Result::ratio(n); });
-  fmt::print("  (ratio: t = 0 over t = T-1; 'init' before training, then after {} batches)\n",
-             args.iters);
+  fmt::print(
+      "  (ratio: t = 0 over t = T-1, or the last step with a gradient; 'init' before training, "
+      "then after {} batches)\n",
+      args.iters);
 
   const std::string csv_path = args.out + ".csv";
   const std::string svg_path = args.out + ".svg";

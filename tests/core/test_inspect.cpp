@@ -175,7 +175,7 @@ TEST_CASE("DOT: a long sequence collapses to its first and last steps", "[core][
   CHECK(count(dot, "t=2..7\\n6 steps") == 1);
   CHECK(count(dot, "box3d") == 1);
   CHECK(count(dot, R"(label="rnn \"collapsed\"")") == 1);  // escaped title
-  CHECK(dot_vertices(dot).size() + 20 < g.size());
+  CHECK(dot_vertices(dot).size() + 12 < g.size());         // 6 steps of >= 2 nodes each folded
   const std::string full = dot_of(g);
   CHECK(dot_vertices(full).size() == g.size());
 
@@ -244,7 +244,15 @@ TEST_CASE("gradient flow: stacked bidirectional series, and decay back through a
   CHECK(r.hidden[1].state == 1);  // the cell state c_t
   for (const auto& s : r.hidden) {
     CHECK(s.steps == std::vector<int64_t>{0, 1, 2, 3});  // the reverse direction sorted too
-    for (double v : s.norms) CHECK(v > 0);
+    for (size_t i = 0; i < s.norms.size(); ++i) {
+      // c_t is an output of the fused lstm_pointwise op: its gradient is what flows on to
+      // later steps, so the direction's last step (t = 3 forward, t = 0 reverse) has none.
+      const bool last_c = s.state == 1 && s.steps[i] == (s.scope.ends_with("fwd") ? 3 : 0);
+      if (last_c)
+        CHECK(std::isnan(s.norms[i]));
+      else
+        CHECK(s.norms[i] > 0);
+    }
   }
   CHECK(r.params.size() == 16);  // no names given: the parameters on the tape
   CHECK_THAT(r.params[0].name, Catch::StartsWith("param (node "));

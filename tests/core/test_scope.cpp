@@ -102,15 +102,15 @@ TEST_CASE("sequence layers scope their nodes by layer, direction and time step",
       for (int t = 0; t < 4; ++t) CHECK(paths.count(fmt::format("lstm.l{}.{}/t={}", l, dir, t)));
     }
   CHECK(g.scope_path(out.output.id()).empty());  // the layer's result is the caller's
-  // Every tanh is inside a time step.
+  // Every cell step (the fused LSTM pointwise op) is inside a time step.
   const std::regex step_path(R"(lstm\.l[01]\.(fwd|rev)/t=[0-3])");
-  int tanhs = 0;
+  int cells = 0;
   for (NodeId id = 0; id < g.size(); ++id)
-    if (std::string(g.node(id).op->name) == "tanh") {
-      ++tanhs;
+    if (std::string(g.node(id).op->name) == "lstm_pointwise") {
+      ++cells;
       CHECK(std::regex_match(g.scope_path(id), step_path));
     }
-  CHECK(tanhs == 2 * 2 * 2 * 4);  // two per step, 2 layers × 2 directions × 4 steps
+  CHECK(cells == 2 * 2 * 4);  // one per step: 2 layers × 2 directions × 4 steps
 }
 
 TEST_CASE("sequence layers mark each step's hidden state, in its time-step scope",
