@@ -102,17 +102,23 @@ int main(int argc, char** argv) {
   // Threads: 1 by default (single-thread rows); REWIND_BENCH_THREADS=2 for the 2-thread rows.
   const char* env = std::getenv("REWIND_BENCH_THREADS");
   const int threads = env != nullptr ? std::max(1, std::atoi(env)) : 1;
-  openblas_set_num_threads(threads);
+  // rewind's threads run the directions of a bidirectional layer concurrently; its BLAS
+  // calls stay single-threaded (two BLAS threads per direction would oversubscribe 2 cores).
+  openblas_set_num_threads(1);
+  rwd::set_num_threads(threads);
 #if defined(REWIND_BENCH_WITH_LIBTORCH)
   rwd::bench::register_libtorch_benchmarks(threads);
 #endif
-  benchmark::RegisterBenchmark("BM_SgemmCeiling", BM_SgemmCeiling)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_SgemmCeiling", BM_SgemmCeiling)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
     for (const Config& cfg : rwd::bench::kConfigs)
       benchmark::RegisterBenchmark(
           (std::string("BM_TrainStep/") + layer + "/" + cfg.name).c_str(),
           [layer, cfg](benchmark::State& s) { BM_TrainStep(s, layer, cfg); })
-          ->Unit(benchmark::kMillisecond);
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();  // wall time: with 2 threads, CPU time would count one thread
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -69,7 +69,8 @@ void register_libtorch_benchmarks(int threads) {
       benchmark::RegisterBenchmark(
           (std::string("BM_LibTorchTrainStep/") + layer + "/" + cfg.name).c_str(),
           [layer, cfg](benchmark::State& s) { libtorch_train_step(s, layer, cfg); })
-          ->Unit(benchmark::kMillisecond);
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
 }
 
 }  // namespace rwd::bench

@@ -46,7 +46,9 @@ template <Scalar T>
 Graph<T>::Graph() : round_(next_round()) {}
 
 template <Scalar T>
-Graph<T>::~Graph() = default;
+Graph<T>::~Graph() {
+  wait_pending();
+}
 
 template <Scalar T>
 void Graph<T>::throw_bad_var(const Graph* expected, Var<T> v, const char* op) {
@@ -320,15 +322,37 @@ void Graph<T>::flush_group(DeferredGroup& d) {
 template <Scalar T>
 template <bool kCheckAnomalies>
 void Graph<T>::run_backward(NodeId from) {
-  for (int64_t id = from; id >= 0; --id) {
-    const Node<T>& n = nodes_[size_t(id)];
-    // Skip: no gradient reached it, or none flows through it (leaves, detach, aliases).
-    if (n.grad == nullptr || n.op->backward == nullptr || !n.needs_grad()) continue;
-    n.op->backward(Backward<T>(*this, NodeId(id)));
-    if constexpr (kCheckAnomalies) check_backward_anomalies(NodeId(id));
+  try {
+    for (int64_t id = from; id >= 0; --id) {
+      const Node<T>& n = nodes_[size_t(id)];
+      // Skip: no gradient reached it, or none flows through it (leaves, detach, aliases).
+      if (n.grad == nullptr || n.op->backward == nullptr || !n.needs_grad()) continue;
+      n.op->backward(Backward<T>(*this, NodeId(id)));
+      if constexpr (kCheckAnomalies) check_backward_anomalies(NodeId(id));
+    }
+    for (DeferredGroup& d : deferred_) flush_group(d);
+  } catch (...) {
+    wait_pending();  // no worker may keep reading this graph after the error leaves
+    throw;
   }
-  for (DeferredGroup& d : deferred_) flush_group(d);
   deferred_.clear();
+}
+
+template <Scalar T>
+void Graph<T>::remove_pending(Worker* worker) {
+  auto it = std::find(pending_.begin(), pending_.end(), worker);
+  if (it != pending_.end()) pending_.erase(it);
+}
+
+template <Scalar T>
+void Graph<T>::wait_pending() noexcept {
+  for (Worker* w : pending_) {
+    try {
+      w->wait();
+    } catch (...) {  // the first error is already on its way out; this one is moot
+    }
+  }
+  pending_.clear();
 }
 
 template <Scalar T>
@@ -378,6 +402,7 @@ template <Scalar T>
 void Graph<T>::clear() {
   nodes_.clear();
   input_ids_.clear();
+  wait_pending();
   grad_nodes_.clear();
   deferred_.clear();
   transposed_.clear();

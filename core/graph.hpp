@@ -41,6 +41,7 @@
 #include "rewind/core/scope.hpp"
 #include "rewind/core/shape.hpp"
 #include "rewind/core/tensor.hpp"
+#include "rewind/core/threads.hpp"
 
 namespace rwd {
 
@@ -289,6 +290,13 @@ class Graph {
   /// reused: products with a recurrent weight read it every time step.
   const T* transposed_leaf(NodeId id);
 
+  /// A worker thread running work that reads this graph's memory (a side graph's backward
+  /// started from this graph's backward: ops/side_graph.hpp). If an error leaves backward(),
+  /// and in clear(), the graph waits for pending workers first, so none outlives the memory
+  /// it reads. remove_pending() once joined.
+  void add_pending(Worker* worker) { pending_.push_back(worker); }
+  void remove_pending(Worker* worker);
+
   /// True for nodes without a backward whose gradient is their own (parameters, inputs).
   [[nodiscard]] bool is_leaf(NodeId id) const {
     const Node<T>& n = nodes_[id];
@@ -326,6 +334,8 @@ class Graph {
   std::vector<DeferredGroup> deferred_;
   void flush_group(DeferredGroup& group);
   std::vector<std::pair<NodeId, const T*>> transposed_;  // transposed_leaf() cache, per round
+  std::vector<Worker*> pending_;                         // see add_pending()
+  void wait_pending() noexcept;
   Arena arena_;
   uint64_t round_;
   ScopeTable scopes_;                     // reset by clear(), keeping its memory

@@ -14,6 +14,7 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <tuple>
@@ -25,6 +26,7 @@
 #include "rewind/ops/dropout.hpp"
 #include "rewind/ops/elementwise.hpp"
 #include "rewind/ops/shape.hpp"
+#include "rewind/ops/side_graph.hpp"
 
 namespace rwd {
 
@@ -114,6 +116,15 @@ class Recurrent : public Module<typename Cell::Scalar> {
  private:
   void check_inputs(Var<T> input, const State& initial, std::span<const int64_t> lengths) const;
   State run_step(Cell& cell, Var<T> x, const State& state);
+  struct Direction {
+    Var<T> output;  // [T·B, H]
+    State state;    // final values, each [B, H]
+  };
+  // Runs one direction of one layer on graph g (the main graph or a side graph).
+  Direction run_direction(Graph<T>& g, int64_t layer, int direction, Var<T> in,
+                          const State& initial, Var<T> masks, int64_t steps, int64_t batch);
+  struct ReverseJob;
+  static void record_reverse(void* job);
   NameScope layer_scope(Graph<T>& g, int64_t layer, int direction) const;
 
   std::string name_;
@@ -122,8 +133,13 @@ class Recurrent : public Module<typename Cell::Scalar> {
   std::vector<Cell> cells_;
   Generator dropout_gen_;
   // Per-forward scratch, kept so that a reused layer makes no heap allocation per step.
-  std::vector<Var<T>> step_outputs_;
+  std::array<std::vector<Var<T>>, 2> step_outputs_;  // one per direction (two threads)
   std::array<std::vector<Var<T>>, kStateSize> finals_;
+  // Note [Parallel directions]: the worker and the side graphs it records on, reused.
+  std::unique_ptr<Worker> worker_;
+  std::vector<std::unique_ptr<Graph<T>>> side_graphs_;
+  uint64_t side_round_ = 0;
+  size_t side_next_ = 0;
 };
 
 // ---- Implementation ----
@@ -224,6 +240,86 @@ NameScope Recurrent<Cell>::layer_scope(Graph<T>& g, int64_t layer, int direction
 }
 
 template <RecurrentCell Cell>
+typename Recurrent<Cell>::Direction Recurrent<Cell>::run_direction(Graph<T>& g, int64_t layer,
+                                                                   int direction, Var<T> in,
+                                                                   const State& initial,
+                                                                   Var<T> masks, int64_t steps,
+                                                                   int64_t batch) {
+  const int64_t hidden = options_.hidden_size;
+  const NameScope scope = layer_scope(g, layer, direction);
+  Cell& c = cell(layer, direction);
+  std::vector<Var<T>>& outputs = step_outputs_[size_t(direction)];
+  outputs.assign(size_t(steps), Var<T>());
+  if constexpr (ProjectingCell<Cell>) in = c.project_input(in);  // [T·B, P], all steps at once
+  State state;
+  for (size_t k = 0; k < kStateSize; ++k)
+    state[k] = initial[k].empty() ? g.zeros(Shape{batch, hidden}) : initial[k];
+  for (int64_t i = 0; i < steps; ++i) {
+    const int64_t t = direction == 0 ? i : steps - 1 - i;
+    const NameScope step_scope = g.scope("t=", t);
+    Var<T> xt = slice(in, 0, t * batch, (t + 1) * batch);  // a view of step t's rows
+    State next = run_step(c, xt, state);
+    for (size_t k = 0; k < kStateSize; ++k)  // h_t (and c_t), for the gradient-flow report
+      g.mark_step_output(next[k], uint32_t(k));
+    if (!masks.empty()) {
+      // Past its end a sequence keeps its state and outputs zero.
+      Var<T> m = reshape(slice(masks, 0, t, t + 1), {batch, 1});
+      for (size_t k = 0; k < kStateSize; ++k) next[k] = state[k] + m * (next[k] - state[k]);
+      outputs[size_t(t)] = m * next[0];
+    } else {
+      outputs[size_t(t)] = next[0];
+    }
+    state = next;
+  }
+  return {concat(std::span<const Var<T>>(outputs), 0), state};  // [T·B, H]
+}
+
+// Note [Parallel directions]: with rwd::num_threads() >= 2, the reverse direction of a
+// bidirectional layer is recorded on a side graph by the layer's worker thread while the
+// calling thread records the forward direction, and joined with side_enter / side_exit
+// (ops/side_graph.hpp), whose backward runs the side graph's backward on the worker while the
+// main graph's runs the forward direction's. The side graph reads the layer input, initial
+// state and masks in place and returns [output, final states] flattened.
+template <RecurrentCell Cell>
+struct Recurrent<Cell>::ReverseJob {
+  Recurrent* layer;
+  Graph<T>* side;
+  SideLink<T>* link;
+  int64_t layer_index, steps, batch;
+  TensorView<const T> input;
+  bool input_needs_grad;
+  std::array<TensorView<const T>, kStateSize> initial;
+  std::array<bool, kStateSize> initial_needs_grad;
+  TensorView<const T> masks;
+  bool anomaly_detection;
+};
+
+template <RecurrentCell Cell>
+void Recurrent<Cell>::record_reverse(void* arg) {
+  auto* job = static_cast<ReverseJob*>(arg);
+  Graph<T>& side = *job->side;
+  side.clear();
+  side.set_anomaly_detection(job->anomaly_detection);
+  Var<T> in = side.input_view(job->input, job->input_needs_grad);
+  SideLink<T>& link = *job->link;
+  link.side_inputs[0] = in.id();
+  link.num_inputs = 1;
+  State init;
+  for (size_t k = 0; k < kStateSize; ++k) {
+    if (job->initial[k].empty()) continue;
+    init[k] = side.input_view(job->initial[k], job->initial_needs_grad[k]);
+    link.side_inputs[link.num_inputs++] = init[k].id();
+  }
+  Var<T> masks = job->masks.empty() ? Var<T>() : side.input_view(job->masks);
+  const Direction rev =
+      job->layer->run_direction(side, job->layer_index, 1, in, init, masks, job->steps, job->batch);
+  std::array<Var<T>, kStateSize + 1> parts;
+  parts[0] = reshape(rev.output, {-1});
+  for (size_t k = 0; k < kStateSize; ++k) parts[k + 1] = reshape(rev.state[k], {-1});
+  link.side_output = concat(std::span<const Var<T>>(parts), 0).id();
+}
+
+template <RecurrentCell Cell>
 typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const State& initial,
                                                           std::span<const int64_t> lengths) {
   check_inputs(input, initial, lengths);
@@ -234,6 +330,7 @@ typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const St
   const int64_t hidden = options_.hidden_size;
   const int d_count = directions();
   const int64_t layers = options_.num_layers;
+  const bool parallel = d_count == 2 && num_threads() >= 2;
 
   // Masks [T, B, 1]: 1 while step t is inside sequence b, else 0. Only when some sequence
   // is shorter than T.
@@ -251,41 +348,91 @@ typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const St
   Var<T> x = options_.batch_first ? transpose(input, 0, 1) : input;    // [T, B, I]
   Var<T> layer_in = reshape(x, {steps * batch, options_.input_size});  // [T·B, I]
   for (auto& f : finals_) f.assign(size_t(layers * d_count), Var<T>());
-  step_outputs_.assign(size_t(steps), Var<T>());
+  if (parallel && g.round() != side_round_) {  // side graphs are reused round after round
+    side_round_ = g.round();
+    side_next_ = 0;
+  }
 
   for (int64_t l = 0; l < layers; ++l) {
     std::array<Var<T>, 2> dir_out;
-    for (int d = 0; d < d_count; ++d) {
-      const NameScope scope = layer_scope(g, l, d);
-      Cell& c = cell(l, d);
-      const int64_t index = l * d_count + d;
-      Var<T> in = layer_in;  // [T·B, P]: projected for all steps at once when the cell can
-      if constexpr (ProjectingCell<Cell>) in = c.project_input(layer_in);
-      State state;
+    std::array<State, 2> init;  // each direction's initial state [B, H] (empty: zeros)
+    for (int d = 0; d < d_count; ++d)
       for (size_t k = 0; k < kStateSize; ++k)
-        state[k] = initial[k].empty()
-                       ? g.zeros(Shape{batch, hidden})
-                       : reshape(slice(initial[k], 0, index, index + 1), {batch, hidden});
-      for (int64_t i = 0; i < steps; ++i) {
-        const int64_t t = d == 0 ? i : steps - 1 - i;
-        const NameScope step_scope = g.scope("t=", t);
-        Var<T> xt = slice(in, 0, t * batch, (t + 1) * batch);  // a view of step t's rows
-        State next = run_step(c, xt, state);
-        for (size_t k = 0; k < kStateSize; ++k)  // h_t (and c_t), for the gradient-flow report
-          g.mark_step_output(next[k], uint32_t(k));
-        if (masked) {
-          // Past its end a sequence keeps its state and outputs zero.
-          Var<T> m = reshape(slice(masks, 0, t, t + 1), {batch, 1});
-          for (size_t k = 0; k < kStateSize; ++k) next[k] = state[k] + m * (next[k] - state[k]);
-          step_outputs_[size_t(t)] = m * next[0];
-        } else {
-          step_outputs_[size_t(t)] = next[0];
+        if (!initial[k].empty()) {
+          const int64_t index = l * d_count + d;
+          init[size_t(d)][k] = reshape(slice(initial[k], 0, index, index + 1), {batch, hidden});
         }
-        state = next;
-      }
-      dir_out[size_t(d)] = concat(std::span<const Var<T>>(step_outputs_), 0);  // [T·B, H]
+    if (parallel) {
+      if (!worker_) worker_ = std::make_unique<Worker>();
+      if (side_next_ == side_graphs_.size()) side_graphs_.push_back(std::make_unique<Graph<T>>());
+      Graph<T>& side = *side_graphs_[side_next_++];
+      auto* link = g.template allocate<SideLink<T>>(1);
+      *link = SideLink<T>{};
+      link->side = &side;
+      link->worker = worker_.get();
+      // The main-graph values the side reads, and an anchor that needs a gradient whenever
+      // the reverse direction's parameters do.
+      std::array<Var<T>, 1 + kStateSize> reads;
+      size_t n_reads = 0;
+      reads[n_reads++] = layer_in;
       for (size_t k = 0; k < kStateSize; ++k)
-        finals_[k][size_t(index)] = reshape(state[k], {1, batch, hidden});
+        if (!init[1][k].empty()) reads[n_reads++] = init[1][k];
+      Var<T> anchor = layer_in;
+      struct FirstTrainable final : ModuleVisitor<T> {
+        Parameter<T>* found = nullptr;
+        void parameter(const std::string&, Parameter<T>& p) override {
+          if (found == nullptr && p.requires_grad()) found = &p;
+        }
+        void module(const std::string&, Module<T>& m) override { m.visit(*this); }
+        void flattened(const std::string&, Module<T>& m) override { m.visit(*this); }
+      } first;
+      cell(l, 1).visit(first);
+      if (first.found != nullptr) anchor = g.param(*first.found);
+      Var<T> entry = side_enter(std::span<const Var<T>>(reads.data(), n_reads), anchor, link);
+      auto* job = g.template allocate<ReverseJob>(1);
+      *job = ReverseJob{this,
+                        &side,
+                        link,
+                        l,
+                        steps,
+                        batch,
+                        layer_in.value(),
+                        layer_in.requires_grad(),
+                        {},
+                        {},
+                        masks.empty() ? TensorView<const T>() : masks.value(),
+                        g.anomaly_detection()};
+      for (size_t k = 0; k < kStateSize; ++k)
+        if (!init[1][k].empty()) {
+          job->initial[k] = init[1][k].value();
+          job->initial_needs_grad[k] = init[1][k].requires_grad();
+        }
+      worker_->start(&Recurrent::record_reverse, job);
+      Direction fwd;
+      try {
+        fwd = run_direction(g, l, 0, layer_in, init[0], masks, steps, batch);
+      } catch (...) {
+        worker_->wait();
+        throw;
+      }
+      worker_->wait();                         // rethrows what the reverse direction threw
+      Var<T> joined = side_exit(entry, link);  // [T·B·H + K·B·H]
+      const int64_t out_size = steps * batch * hidden;
+      dir_out[0] = fwd.output;
+      dir_out[1] = reshape(slice(joined, 0, 0, out_size), {steps * batch, hidden});
+      for (size_t k = 0; k < kStateSize; ++k) {
+        finals_[k][size_t(l * 2)] = reshape(fwd.state[k], {1, batch, hidden});
+        const int64_t at = out_size + int64_t(k) * batch * hidden;
+        finals_[k][size_t(l * 2 + 1)] =
+            reshape(slice(joined, 0, at, at + batch * hidden), {1, batch, hidden});
+      }
+    } else {
+      for (int d = 0; d < d_count; ++d) {
+        const Direction r = run_direction(g, l, d, layer_in, init[size_t(d)], masks, steps, batch);
+        dir_out[size_t(d)] = r.output;
+        for (size_t k = 0; k < kStateSize; ++k)
+          finals_[k][size_t(l * d_count + d)] = reshape(r.state[k], {1, batch, hidden});
+      }
     }
     layer_in = d_count == 2 ? concat({dir_out[0], dir_out[1]}, 1) : dir_out[0];
     if (l + 1 < layers && options_.dropout > 0.0 && this->is_training())

@@ -41,6 +41,7 @@ void side_exit_backward(const Backward<T>& b) {
   *job = BackwardJob<T>{link, b.dy(), b.shape()};
   (void)b.dx(0);  // reach the entry node, whose backward waits for the worker
   link->launched = true;
+  b.graph().add_pending(link->worker);
   link->worker->start(&run_side_backward<T>, job);
 }
 
@@ -50,6 +51,7 @@ void side_enter_backward(const Backward<T>& b) {
   auto* link = const_cast<SideLink<T>*>(static_cast<const SideLink<T>*>(b.attrs().ptr));
   if (!link->launched) return;
   link->launched = false;
+  b.graph().remove_pending(link->worker);
   link->worker->wait();  // rethrows what the side backward threw
   const Graph<T>& side = *link->side;
   for (uint32_t k = 0; k < link->num_inputs; ++k) {

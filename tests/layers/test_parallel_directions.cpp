@@ -1,0 +1,122 @@
+// Two threads: a bidirectional layer records and differentiates its reverse direction on a
+// side graph, on the layer's worker thread (Note [Parallel directions]). The results must be
+// the same as with one thread (gradients summed in another order: to the last bits), and
+// gradient-checked.
+#include "alloc_counter.hpp"
+#include "layers/layer_support.hpp"
+
+using namespace rwd;
+using rwd::test::randn;
+
+namespace {
+
+// Sets the thread budget for one test and restores one thread after it.
+struct Threads {
+  explicit Threads(int n) { set_num_threads(n); }
+  Threads(const Threads&) = delete;
+  Threads& operator=(const Threads&) = delete;
+  ~Threads() { set_num_threads(1); }
+};
+
+RecurrentOptions opts(int64_t layers) {
+  RecurrentOptions o;
+  o.input_size = 3;
+  o.hidden_size = 2;
+  o.num_layers = layers;
+  o.bidirectional = true;
+  return o;
+}
+
+// Output, final states and every gradient of a fixed loss, with the given thread count.
+template <class Layer>
+std::vector<Tensor<double>> run(Layer& layer, int threads, const std::vector<int64_t>& lengths) {
+  Threads guard(threads);
+  Graph<double> g;
+  auto x = g.input(randn({5, 2, 3}, 1), true);
+  typename Layer::State init{};
+  for (size_t k = 0; k < Layer::kStateSize; ++k)
+    init[k] = g.input(randn({2 * layer.options().num_layers, 2, 2}, 2 + k), true);
+  auto out = layer.forward(x, init, lengths);
+  Var<double> loss = sum(square(out.output));
+  for (auto& s : out.state) loss = loss + sum(s * 0.5);
+  layer.zero_grad();
+  g.backward(loss);
+  std::vector<Tensor<double>> results = {Tensor<double>(out.output.value()),
+                                         Tensor<double>(x.grad())};
+  for (size_t k = 0; k < Layer::kStateSize; ++k) {
+    results.emplace_back(out.state[k].value());
+    results.emplace_back(init[k].grad());
+  }
+  for (const auto& np : layer.named_parameters()) results.push_back(np.param->grad());
+  return results;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("two threads give the same numbers as one", "[layers][threads]", LSTM<double>,
+                   GRU<double>, RNN<double>) {
+  Generator gen(3);
+  TestType layer(opts(2), gen);
+  for (const std::vector<int64_t>& lengths : {std::vector<int64_t>{}, std::vector<int64_t>{5, 2}}) {
+    const auto one = run(layer, 1, lengths);
+    const auto two = run(layer, 2, lengths);
+    REQUIRE(one.size() == two.size());
+    for (size_t i = 0; i < one.size(); ++i) {
+      INFO("result " << i);
+      CHECK(max_abs_diff(one[i].view(), two[i].view()) < 1e-12);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("two threads: gradcheck of stacked bidirectional layers",
+                   "[layers][threads][grad]", LSTM<double>, GRU<double>) {
+  Threads guard(2);
+  Generator gen(4);
+  TestType layer(opts(2), gen);
+  std::vector<Tensor<double>> init;
+  for (size_t k = 0; k < TestType::kStateSize; ++k) init.push_back(randn({4, 2, 2}, 5 + k));
+  const auto r = rwd::test::check_sequence_layer(layer, randn({5, 2, 3}, 6), init, {4, 5});
+  INFO(r.summary());
+  CHECK(r.passed);
+  CHECK(std::find(r.ops.begin(), r.ops.end(), "side_exit") != r.ops.end());
+}
+
+TEST_CASE("two threads: a training step makes no heap allocation after warm-up",
+          "[layers][threads][alloc]") {
+  Threads guard(2);
+  Generator gen(7);
+  RecurrentOptions o = opts(2);
+  o.input_size = 8;
+  o.hidden_size = 16;
+  LSTM<float> lstm(o, gen);
+  const Tensor<float> x = Tensor<float>::normal({10, 3, 8}, 0, 1, gen);
+  Graph<float> g;
+  auto step = [&] {
+    g.clear();
+    auto out = lstm.forward(g.input_view(x));
+    g.backward(sum(square(out.output)));
+    lstm.zero_grad();
+  };
+  for (int i = 0; i < 3; ++i) step();
+  const int64_t before = rwd::test::allocation_count();
+  for (int i = 0; i < 5; ++i) step();
+  const int64_t allocations = rwd::test::allocation_count() - before;
+  CHECK(allocations == 0);
+}
+
+TEST_CASE("two threads: an anomaly in the reverse direction reaches the caller",
+          "[layers][threads][anomaly]") {
+  Threads guard(2);
+  Generator gen(8);
+  RNN<double> rnn(opts(1), gen, Nonlinearity::kRelu);
+  rnn.cell(0, 1).weight_hh().value().fill(1e308);  // only the reverse direction overflows
+  Graph<double> g;
+  g.set_anomaly_detection(true);
+  CHECK_THROWS_AS(rnn.forward(g.input(Tensor<double>::ones({4, 1, 3}))), AnomalyError);
+  // The layer and the graph stay usable.
+  rnn.cell(0, 1).weight_hh().value().fill(0.1);
+  g.clear();
+  auto out = rnn.forward(g.input(Tensor<double>::ones({4, 1, 3})));
+  g.backward(sum(out.output));
+  CHECK(rnn.cell(0, 1).weight_hh().grad()[0] != 0.0);
+}
