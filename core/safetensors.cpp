@@ -186,13 +186,24 @@ void convert(const std::byte* from, Dst* to, size_t count) {
   }
 }
 
+std::map<std::string, std::string> metadata_strings(const nlohmann::json& meta) {
+  std::map<std::string, std::string> out;
+  if (meta.is_object())
+    for (auto it = meta.begin(); it != meta.end(); ++it)
+      out[it.key()] = it.value().get<std::string>();
+  return out;
+}
+
 }  // namespace
 
 template <Scalar T>
 std::map<std::string, Tensor<T>> parse_safetensors(std::span<const std::byte> bytes,
-                                                   const std::string& source) {
+                                                   const std::string& source,
+                                                   std::map<std::string, std::string>* metadata) {
   size_t data_start = 0;
-  const std::vector<Entry> entries = parse_header(bytes, source, data_start, nullptr);
+  nlohmann::json meta;
+  const std::vector<Entry> entries =
+      parse_header(bytes, source, data_start, metadata ? &meta : nullptr);
   std::map<std::string, Tensor<T>> out;
   for (const Entry& e : entries) {
     Tensor<T> t{Shape(std::span<const int64_t>(e.shape))};
@@ -203,13 +214,15 @@ std::map<std::string, Tensor<T>> parse_safetensors(std::span<const std::byte> by
       convert<double>(src, t.data(), size_t(t.numel()));
     out.emplace(e.name, std::move(t));
   }
+  if (metadata) *metadata = metadata_strings(meta);
   return out;
 }
 
 template <Scalar T>
-std::map<std::string, Tensor<T>> load_safetensors(const std::string& path) {
+std::map<std::string, Tensor<T>> load_safetensors(const std::string& path,
+                                                  std::map<std::string, std::string>* metadata) {
   const std::vector<std::byte> bytes = read_file(path);
-  return parse_safetensors<T>(bytes, path);
+  return parse_safetensors<T>(bytes, path, metadata);
 }
 
 std::map<std::string, std::string> load_safetensors_metadata(const std::string& path) {
@@ -217,11 +230,7 @@ std::map<std::string, std::string> load_safetensors_metadata(const std::string& 
   size_t data_start = 0;
   nlohmann::json meta;
   parse_header(bytes, path, data_start, &meta);
-  std::map<std::string, std::string> out;
-  if (meta.is_object())
-    for (auto it = meta.begin(); it != meta.end(); ++it)
-      out[it.key()] = it.value().get<std::string>();
-  return out;
+  return metadata_strings(meta);
 }
 
 template <Scalar T>
@@ -287,12 +296,14 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   }
 }
 
-template std::map<std::string, Tensor<float>> load_safetensors<float>(const std::string&);
-template std::map<std::string, Tensor<double>> load_safetensors<double>(const std::string&);
-template std::map<std::string, Tensor<float>> parse_safetensors<float>(std::span<const std::byte>,
-                                                                       const std::string&);
-template std::map<std::string, Tensor<double>> parse_safetensors<double>(std::span<const std::byte>,
-                                                                         const std::string&);
+template std::map<std::string, Tensor<float>> load_safetensors<float>(
+    const std::string&, std::map<std::string, std::string>*);
+template std::map<std::string, Tensor<double>> load_safetensors<double>(
+    const std::string&, std::map<std::string, std::string>*);
+template std::map<std::string, Tensor<float>> parse_safetensors<float>(
+    std::span<const std::byte>, const std::string&, std::map<std::string, std::string>*);
+template std::map<std::string, Tensor<double>> parse_safetensors<double>(
+    std::span<const std::byte>, const std::string&, std::map<std::string, std::string>*);
 template void save_safetensors<float>(const std::string&,
                                       const std::map<std::string, Tensor<float>>&,
                                       const std::map<std::string, std::string>&);

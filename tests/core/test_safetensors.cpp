@@ -60,6 +60,10 @@ TEST_CASE("safetensors round trip in float and double, with metadata", "[core][s
   CHECK(back.at("b").item() == 7.0f);
   CHECK(back.at("empty").shape() == Shape{0, 4});
   CHECK(load_safetensors_metadata(path).at("format") == "pt");
+  // Tensors and metadata from one read.
+  std::map<std::string, std::string> meta;
+  CHECK(load_safetensors<float>(path, &meta).size() == 3);
+  CHECK(meta == std::map<std::string, std::string>{{"format", "pt"}});
   // F32 data loads into double (and F64 into float).
   const auto as_double = load_safetensors<double>(path);
   CHECK(as_double.at("a.weight")[5] == 6.0);
