@@ -11,6 +11,7 @@
 #include "rewind/core/safetensors.hpp"
 #include "rewind/core/shape.hpp"
 #include "rewind/core/tensor.hpp"
+#include "rewind/layers/checkpoint.hpp"
 #include "rewind/layers/layers.hpp"
 #include "rewind/ops/activation.hpp"
 #include "rewind/ops/dropout.hpp"
