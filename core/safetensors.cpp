@@ -82,7 +82,8 @@ std::vector<Entry> parse_header(std::span<const std::byte> bytes, const std::str
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text, text + n);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and also out_of_range for a number too large for a double (1e400).
     throw IoError(fmt::format("'{}': malformed JSON header: {}", src, e.what()));
   }
   if (!header.is_object()) throw IoError(fmt::format("'{}': the header is not a JSON object", src));
