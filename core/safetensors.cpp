@@ -234,15 +234,32 @@ std::map<std::string, std::string> load_safetensors_metadata(const std::string& 
   return metadata_strings(meta);
 }
 
+// JSON text is UTF-8: a name or metadata string that is not would make the header unwritable
+// (nlohmann-json throws type_error 316 when dumping it).
+void check_utf8(const std::string& path, const std::string& text, const char* what,
+                const std::string& key) {
+  try {
+    static_cast<void>(nlohmann::json(text).dump());
+  } catch (const nlohmann::json::type_error& e) {
+    throw IoError(fmt::format("'{}': {} '{}' is not valid UTF-8, which the JSON header needs ({})",
+                              path, what, key, e.what()));
+  }
+}
+
 template <Scalar T>
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor<T>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
+  for (const auto& [key, value] : metadata) {
+    check_utf8(path, key, "metadata key", key);
+    check_utf8(path, value, "the metadata value of", key);
+  }
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     if (name == "__metadata__")
       throw IoError(fmt::format("'{}': '__metadata__' cannot be a tensor name", path));
+    check_utf8(path, name, "tensor name", name);
     const uint64_t bytes = uint64_t(t.numel()) * sizeof(T);
     header[name] = {
         {"dtype", std::is_same_v<T, float> ? "F32" : "F64"},

@@ -32,7 +32,9 @@ std::map<std::string, Tensor<T>> parse_safetensors(
 
 /// Writes `tensors` (F32 for float, F64 for double) and string metadata. The file is written
 /// to a temporary name in the same directory, flushed to disk and renamed over `path`, so a
-/// failure at any point leaves any previous file at `path` intact. Throws IoError.
+/// failure at any point leaves any previous file at `path` intact. Throws IoError (a write
+/// that fails; a tensor named "__metadata__"; a name or metadata string that is not UTF-8,
+/// which JSON requires), before creating any file for the argument errors.
 template <Scalar T>
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor<T>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});

@@ -104,6 +104,17 @@ TEST_CASE("safetensors writes are atomic: a failed write leaves the old file int
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++files;
   CHECK(files == 1);
 
+  // Names and metadata go into JSON, which is UTF-8: other bytes are an error, and the old
+  // file stays.
+  CHECK_THROWS_WITH(save_safetensors(path, small, {{"vocab", "ab\x80"}}),
+                    Catch::Contains("ckpt.safetensors") &&
+                        Catch::Contains("metadata value of 'vocab'") && Catch::Contains("UTF-8"));
+  std::map<std::string, Tensor<double>> bad_name;
+  bad_name.emplace("w\xff", Tensor<double>::from({1}, {1}));
+  CHECK_THROWS_WITH(save_safetensors(path, bad_name),
+                    Catch::Contains("tensor name") && Catch::Contains("UTF-8"));
+  CHECK(load_safetensors<double>(path).at("w")[1] == 2.0);
+
   // A directory that does not exist: a clear error, nothing written.
   CHECK_THROWS_WITH(save_safetensors(dir + "/missing/x.safetensors", small),
                     Catch::Contains("missing/x.safetensors") && Catch::Contains("temporary file"));
