@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -234,6 +235,19 @@ std::map<std::string, std::string> load_safetensors_metadata(const std::string& 
   return metadata_strings(meta);
 }
 
+// The mode a new file gets from open(path, O_CREAT, 0666): mkstemp makes 0600 files, which
+// would make every checkpoint private whatever the umask says. The umask is read from
+// /proc/self/status: umask() itself can only read it by changing it, which races with other
+// threads creating files.
+mode_t new_file_mode() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Umask:", 0) == 0)
+      return mode_t(0666) & ~mode_t(std::stoul(line.substr(6), nullptr, 8));
+  return 0644;  // the usual umask, 022, when /proc is not there
+}
+
 // JSON text is UTF-8: a name or metadata string that is not would make the header unwritable
 // (nlohmann-json throws type_error 316 when dumping it).
 void check_utf8(const std::string& path, const std::string& text, const char* what,
@@ -286,6 +300,11 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     throw IoError(fmt::format("'{}': {} failed: {}; the previous file (if any) is unchanged", path,
                               what, std::strerror(err)));
   };
+  // An existing file keeps its mode; a new one gets what open() would have given it. Best
+  // effort: if this fails the checkpoint is still written, only private.
+  struct stat existing {};
+  static_cast<void>(::fchmod(
+      fd, ::stat(path.c_str(), &existing) == 0 ? existing.st_mode & 07777 : new_file_mode()));
   auto write_all = [&](const void* data, size_t size) {
     const char* p = static_cast<const char*>(data);
     while (size > 0) {

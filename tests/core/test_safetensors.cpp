@@ -2,6 +2,7 @@
 // for every kind of bad file.
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -67,6 +68,30 @@ TEST_CASE("safetensors round trip in float and double, with metadata", "[core][s
   // F32 data loads into double (and F64 into float).
   const auto as_double = load_safetensors<double>(path);
   CHECK(as_double.at("a.weight")[5] == 6.0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("safetensors files get the mode open() would give them, or keep the old one",
+          "[core][safetensors]") {
+  const std::string dir = temp_dir("mode");
+  const std::string path = dir + "/m.safetensors";
+  std::map<std::string, Tensor<float>> t;
+  t.emplace("w", Tensor<float>::from({1}, {1}));
+  const mode_t old_mask = ::umask(022);
+  save_safetensors(path, t);
+  ::umask(027);
+  save_safetensors(dir + "/n.safetensors", t);
+  ::umask(old_mask);
+  auto mode = [](const std::string& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 0777;
+  };
+  CHECK(mode(path) == 0644);  // not mkstemp's 0600
+  CHECK(mode(dir + "/n.safetensors") == 0640);
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  save_safetensors(path, t);  // replacing a file keeps its mode
+  CHECK(mode(path) == 0600);
   std::filesystem::remove_all(dir);
 }
 
