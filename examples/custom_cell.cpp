@@ -269,10 +269,10 @@ int main(int argc, char** argv) {
       "held-out mean squared error: {:.4f} before training, {:.4f} after ({} steps, "
       "{:.1f} s)\n",
       first, last, steps, progress.elapsed());
-  fmt::print("parameters: ");
+  std::vector<std::string> names;
   for (const auto& [name, p] : model.named_parameters())
-    fmt::print("{} {}  ", name, p->shape().str());
-  fmt::print("\n");
+    names.push_back(fmt::format("{} {}", name, p->shape().str()));
+  fmt::print("parameters: {}\n", fmt::join(names, ", "));
 
   const bool learned = last < 0.5f * first;
   if (!learned) fmt::print("FAIL: the loss did not go down enough\n");

@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
 
   fmt::print("\nHeld-out accuracy after training, and the step at which it reached {:.0f}%:\n\n",
              100 * s.target);
-  fmt::print("{:>6} | {:^14} | {:^14} | {:^14}\n", "T", "RNN", "LSTM", "GRU");
+  fmt::print("{:>6} | {:^14} | {:^14} | {:>8}\n", "T", "RNN", "LSTM", "GRU");
   fmt::print("{:->6}-+-{:->14}-+-{:->14}-+-{:->14}\n", "", "", "", "");
   for (const Row& r : rows)
     fmt::print("{:>6} | {} | {} | {}\n", r.steps, cell(r.rnn), cell(r.lstm), cell(r.gru));

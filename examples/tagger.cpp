@@ -148,7 +148,8 @@ Result train(const std::string& name, bool bidirectional, const Settings& s, int
     for (size_t k = 0; k < held_out.real.size(); ++k)
       if (held_out.real[k] % held_out.size == 0) {
         const float* row = v.data() + k * kTags;
-        r.example += fmt::format("{}{} ", held_out.ids[size_t(held_out.real[k])],
+        r.example += fmt::format("{}{}{}", r.example.empty() ? "" : " ",
+                                 held_out.ids[size_t(held_out.real[k])],
                                  kTagNames[std::max_element(row, row + kTags) - row]);
       }
     return loss;
