@@ -235,6 +235,8 @@ std::map<std::string, std::string> load_safetensors_metadata(const std::string& 
   return metadata_strings(meta);
 }
 
+namespace {
+
 // The mode a new file gets from open(path, O_CREAT, 0666): mkstemp makes 0600 files, which
 // would make every checkpoint private whatever the umask says. The umask is read from
 // /proc/self/status: umask() itself can only read it by changing it, which races with other
@@ -259,6 +261,8 @@ void check_utf8(const std::string& path, const std::string& text, const char* wh
                               path, what, key, e.what()));
   }
 }
+
+}  // namespace
 
 template <Scalar T>
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor<T>>& tensors,
