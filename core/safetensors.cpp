@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,7 +83,8 @@ std::vector<Entry> parse_header(std::span<const std::byte> bytes, const std::str
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text, text + n);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and also out_of_range for a number too large for a double (1e400).
     throw IoError(fmt::format("'{}': malformed JSON header: {}", src, e.what()));
   }
   if (!header.is_object()) throw IoError(fmt::format("'{}': the header is not a JSON object", src));
@@ -186,13 +188,24 @@ void convert(const std::byte* from, Dst* to, size_t count) {
   }
 }
 
+std::map<std::string, std::string> metadata_strings(const nlohmann::json& meta) {
+  std::map<std::string, std::string> out;
+  if (meta.is_object())
+    for (auto it = meta.begin(); it != meta.end(); ++it)
+      out[it.key()] = it.value().get<std::string>();
+  return out;
+}
+
 }  // namespace
 
 template <Scalar T>
 std::map<std::string, Tensor<T>> parse_safetensors(std::span<const std::byte> bytes,
-                                                   const std::string& source) {
+                                                   const std::string& source,
+                                                   std::map<std::string, std::string>* metadata) {
   size_t data_start = 0;
-  const std::vector<Entry> entries = parse_header(bytes, source, data_start, nullptr);
+  nlohmann::json meta;
+  const std::vector<Entry> entries =
+      parse_header(bytes, source, data_start, metadata ? &meta : nullptr);
   std::map<std::string, Tensor<T>> out;
   for (const Entry& e : entries) {
     Tensor<T> t{Shape(std::span<const int64_t>(e.shape))};
@@ -203,13 +216,15 @@ std::map<std::string, Tensor<T>> parse_safetensors(std::span<const std::byte> by
       convert<double>(src, t.data(), size_t(t.numel()));
     out.emplace(e.name, std::move(t));
   }
+  if (metadata) *metadata = metadata_strings(meta);
   return out;
 }
 
 template <Scalar T>
-std::map<std::string, Tensor<T>> load_safetensors(const std::string& path) {
+std::map<std::string, Tensor<T>> load_safetensors(const std::string& path,
+                                                  std::map<std::string, std::string>* metadata) {
   const std::vector<std::byte> bytes = read_file(path);
-  return parse_safetensors<T>(bytes, path);
+  return parse_safetensors<T>(bytes, path, metadata);
 }
 
 std::map<std::string, std::string> load_safetensors_metadata(const std::string& path) {
@@ -217,22 +232,52 @@ std::map<std::string, std::string> load_safetensors_metadata(const std::string& 
   size_t data_start = 0;
   nlohmann::json meta;
   parse_header(bytes, path, data_start, &meta);
-  std::map<std::string, std::string> out;
-  if (meta.is_object())
-    for (auto it = meta.begin(); it != meta.end(); ++it)
-      out[it.key()] = it.value().get<std::string>();
-  return out;
+  return metadata_strings(meta);
 }
+
+namespace {
+
+// The mode a new file gets from open(path, O_CREAT, 0666): mkstemp makes 0600 files, which
+// would make every checkpoint private whatever the umask says. The umask is read from
+// /proc/self/status: umask() itself can only read it by changing it, which races with other
+// threads creating files.
+mode_t new_file_mode() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Umask:", 0) == 0)
+      return mode_t(0666) & ~mode_t(std::stoul(line.substr(6), nullptr, 8));
+  return 0644;  // the usual umask, 022, when /proc is not there
+}
+
+// JSON text is UTF-8: a name or metadata string that is not would make the header unwritable
+// (nlohmann-json throws type_error 316 when dumping it).
+void check_utf8(const std::string& path, const std::string& text, const char* what,
+                const std::string& key) {
+  try {
+    static_cast<void>(nlohmann::json(text).dump());
+  } catch (const nlohmann::json::type_error& e) {
+    throw IoError(fmt::format("'{}': {} '{}' is not valid UTF-8, which the JSON header needs ({})",
+                              path, what, key, e.what()));
+  }
+}
+
+}  // namespace
 
 template <Scalar T>
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor<T>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
+  for (const auto& [key, value] : metadata) {
+    check_utf8(path, key, "metadata key", key);
+    check_utf8(path, value, "the metadata value of", key);
+  }
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     if (name == "__metadata__")
       throw IoError(fmt::format("'{}': '__metadata__' cannot be a tensor name", path));
+    check_utf8(path, name, "tensor name", name);
     const uint64_t bytes = uint64_t(t.numel()) * sizeof(T);
     header[name] = {
         {"dtype", std::is_same_v<T, float> ? "F32" : "F64"},
@@ -259,6 +304,11 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     throw IoError(fmt::format("'{}': {} failed: {}; the previous file (if any) is unchanged", path,
                               what, std::strerror(err)));
   };
+  // An existing file keeps its mode; a new one gets what open() would have given it. Best
+  // effort: if this fails the checkpoint is still written, only private.
+  struct stat existing {};
+  static_cast<void>(::fchmod(
+      fd, ::stat(path.c_str(), &existing) == 0 ? existing.st_mode & 07777 : new_file_mode()));
   auto write_all = [&](const void* data, size_t size) {
     const char* p = static_cast<const char*>(data);
     while (size > 0) {
@@ -287,12 +337,14 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   }
 }
 
-template std::map<std::string, Tensor<float>> load_safetensors<float>(const std::string&);
-template std::map<std::string, Tensor<double>> load_safetensors<double>(const std::string&);
-template std::map<std::string, Tensor<float>> parse_safetensors<float>(std::span<const std::byte>,
-                                                                       const std::string&);
-template std::map<std::string, Tensor<double>> parse_safetensors<double>(std::span<const std::byte>,
-                                                                         const std::string&);
+template std::map<std::string, Tensor<float>> load_safetensors<float>(
+    const std::string&, std::map<std::string, std::string>*);
+template std::map<std::string, Tensor<double>> load_safetensors<double>(
+    const std::string&, std::map<std::string, std::string>*);
+template std::map<std::string, Tensor<float>> parse_safetensors<float>(
+    std::span<const std::byte>, const std::string&, std::map<std::string, std::string>*);
+template std::map<std::string, Tensor<double>> parse_safetensors<double>(
+    std::span<const std::byte>, const std::string&, std::map<std::string, std::string>*);
 template void save_safetensors<float>(const std::string&,
                                       const std::map<std::string, Tensor<float>>&,
                                       const std::map<std::string, std::string>&);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: dependencies, a formatting check, then the tests in a
-# normal build (warnings as errors) and again under AddressSanitizer + UBSan.
+# normal build (warnings as errors) and again under AddressSanitizer + UBSan, then a bounded
+# fuzzing run of the safetensors reader (REWIND_FUZZ_SECONDS, default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -22,4 +23,7 @@ cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan -j "$jobs" --output-on-failure --timeout 900
 
-echo "== all tests passed (release and sanitizer builds)"
+echo "== fuzzing the safetensors reader (clang, libFuzzer + ASan + UBSan)"
+bash scripts/run-fuzzer.sh "${REWIND_FUZZ_SECONDS:-60}"
+
+echo "== all tests passed (release and sanitizer builds, fuzzer)"

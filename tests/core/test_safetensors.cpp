@@ -2,6 +2,7 @@
 // for every kind of bad file.
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -60,9 +61,37 @@ TEST_CASE("safetensors round trip in float and double, with metadata", "[core][s
   CHECK(back.at("b").item() == 7.0f);
   CHECK(back.at("empty").shape() == Shape{0, 4});
   CHECK(load_safetensors_metadata(path).at("format") == "pt");
+  // Tensors and metadata from one read.
+  std::map<std::string, std::string> meta;
+  CHECK(load_safetensors<float>(path, &meta).size() == 3);
+  CHECK(meta == std::map<std::string, std::string>{{"format", "pt"}});
   // F32 data loads into double (and F64 into float).
   const auto as_double = load_safetensors<double>(path);
   CHECK(as_double.at("a.weight")[5] == 6.0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("safetensors files get the mode open() would give them, or keep the old one",
+          "[core][safetensors]") {
+  const std::string dir = temp_dir("mode");
+  const std::string path = dir + "/m.safetensors";
+  std::map<std::string, Tensor<float>> t;
+  t.emplace("w", Tensor<float>::from({1}, {1}));
+  const mode_t old_mask = ::umask(022);
+  save_safetensors(path, t);
+  ::umask(027);
+  save_safetensors(dir + "/n.safetensors", t);
+  ::umask(old_mask);
+  auto mode = [](const std::string& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 0777;
+  };
+  CHECK(mode(path) == 0644);  // not mkstemp's 0600
+  CHECK(mode(dir + "/n.safetensors") == 0640);
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  save_safetensors(path, t);  // replacing a file keeps its mode
+  CHECK(mode(path) == 0600);
   std::filesystem::remove_all(dir);
 }
 
@@ -100,6 +129,17 @@ TEST_CASE("safetensors writes are atomic: a failed write leaves the old file int
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++files;
   CHECK(files == 1);
 
+  // Names and metadata go into JSON, which is UTF-8: other bytes are an error, and the old
+  // file stays.
+  CHECK_THROWS_WITH(save_safetensors(path, small, {{"vocab", "ab\x80"}}),
+                    Catch::Contains("ckpt.safetensors") &&
+                        Catch::Contains("metadata value of 'vocab'") && Catch::Contains("UTF-8"));
+  std::map<std::string, Tensor<double>> bad_name;
+  bad_name.emplace("w\xff", Tensor<double>::from({1}, {1}));
+  CHECK_THROWS_WITH(save_safetensors(path, bad_name),
+                    Catch::Contains("tensor name") && Catch::Contains("UTF-8"));
+  CHECK(load_safetensors<double>(path).at("w")[1] == 2.0);
+
   // A directory that does not exist: a clear error, nothing written.
   CHECK_THROWS_WITH(save_safetensors(dir + "/missing/x.safetensors", small),
                     Catch::Contains("missing/x.safetensors") && Catch::Contains("temporary file"));
@@ -123,6 +163,10 @@ TEST_CASE("safetensors: every malformed file gets a clear error", "[core][safete
              Catch::Contains("runs past the end"));
   CHECK_THAT(parse_error(make_file(R"({"w":{"dtype":"F64",)", 16)),
              Catch::Contains("malformed JSON"));
+  // A number beyond double's range is an out_of_range exception in nlohmann-json, not a
+  // parse_error (found by the fuzzer).
+  CHECK_THAT(parse_error(make_file(R"({"w":{"dtype":"F64","shape":[1e3576]}})", 16)),
+             Catch::Contains("malformed JSON") && Catch::Contains("number overflow"));
   CHECK_THAT(parse_error(make_file("[1,2]", 0)), Catch::Contains("not a JSON object"));
   CHECK_THAT(
       parse_error(make_file(R"({"w":{"dtype":"Q7","shape":[2],"data_offsets":[0,16]}})", 16)),

@@ -204,7 +204,7 @@ TEMPLATE_TEST_CASE("kThrow (the default) names the first non-finite parameter an
   CHECK(stats.calls == 0);
 }
 
-TEMPLATE_TEST_CASE("kSkip zeroes the gradients and counts the skip; the optimizer skips",
+TEMPLATE_TEST_CASE("kSkip zeroes the gradients and counts the skip, and the optimizer skips",
                    "[optim][clip][nonfinite]", float, double) {
   using T = TestType;
   ParamSet<T> set;

@@ -269,7 +269,7 @@ TEMPLATE_TEST_CASE("step() leaves frozen parameters and their state alone", "[op
   CHECK(frozen.grad()[0] == T(0));
 }
 
-TEST_CASE("the learning rate is readable and settable; step() uses the new one", "[optim]") {
+TEST_CASE("the learning rate is readable and settable, and step() uses the new one", "[optim]") {
   ParamSet<double> set;
   Parameter<double>& p = set.add("p", Tensor<double>::from({1}, {0.0}));
   SGD<double> opt(set.named(), 0.5);
