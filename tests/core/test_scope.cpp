@@ -40,7 +40,7 @@ TEST_CASE("scopes name what is recorded inside them and nest", "[core][scope]") 
   CHECK(s.current() == ScopeTable::kRoot);
 }
 
-TEST_CASE("close() leaves a scope early; a moved scope closes once", "[core][scope]") {
+TEST_CASE("close() leaves a scope early, and a moved scope closes once", "[core][scope]") {
   Graph<float> g;
   auto outer = g.scope("outer");
   auto inner = g.scope("inner");
@@ -55,7 +55,7 @@ TEST_CASE("close() leaves a scope early; a moved scope closes once", "[core][sco
   CHECK(g.scope_path(v.id()) == "outer");
 }
 
-TEST_CASE("clear() forgets scopes; a scope open across clear() does nothing when it ends",
+TEST_CASE("clear() forgets scopes, and a scope open across clear() does nothing when it ends",
           "[core][scope]") {
   Graph<float> g;
   {
