@@ -249,8 +249,14 @@ T* Graph<T>::grad_buffer_for_write(NodeId id, bool& fresh) {
 
 template <Scalar T>
 const T* Graph<T>::transposed_leaf(NodeId id) {
-  for (const auto& [node, data] : transposed_)
-    if (node == id) return data;
+  std::pair<NodeId, const T*>* seen = nullptr;
+  for (auto& entry : transposed_)
+    if (entry.first == id) seen = &entry;
+  if (seen == nullptr) {  // first request this round: not worth a transpose yet
+    transposed_.push_back({id, nullptr});
+    return nullptr;
+  }
+  if (seen->second != nullptr) return seen->second;
   const Node<T>& n = nodes_[id];
   const int64_t rows = n.shape[0];
   const int64_t cols = n.shape[1];
@@ -261,7 +267,7 @@ const T* Graph<T>::transposed_leaf(NodeId id) {
       for (int64_t r = r0; r < std::min(rows, r0 + kBlock); ++r)
         for (int64_t c = c0; c < std::min(cols, c0 + kBlock); ++c)
           out[c * rows + r] = n.value[r * cols + c];
-  transposed_.push_back({id, out});
+  seen->second = out;
   return out;
 }
 
@@ -283,17 +289,18 @@ void Graph<T>::start_backward(Var<T> output) {
 }
 
 template <Scalar T>
-void Graph<T>::defer_product_grad(NodeId b, bool trans_b, const T* a, const T* dc, int64_t rows,
+bool Graph<T>::defer_product_grad(NodeId b, bool trans_b, const T* a, const T* dc, int64_t rows,
                                   int64_t k, int64_t n) {
   DeferredGroup* group = nullptr;
   for (DeferredGroup& d : deferred_)
     if (d.leaf == b && d.trans_b == trans_b && d.k == k && d.n == n) group = &d;
-  if (group == nullptr) {
-    DeferredGroup d{b, trans_b, k, n};
-    d.a = static_cast<T*>(arena_.allocate(size_t(kDeferredRows * k) * sizeof(T)));
-    d.dc = static_cast<T*>(arena_.allocate(size_t(kDeferredRows * n) * sizeof(T)));
-    deferred_.push_back(d);
-    group = &deferred_.back();
+  if (group == nullptr) {  // first product for this leaf: the caller does it now
+    deferred_.push_back(DeferredGroup{b, trans_b, k, n});
+    return false;
+  }
+  if (group->a == nullptr) {  // a second one: from now on, stage and batch
+    group->a = static_cast<T*>(arena_.allocate(size_t(kDeferredRows * k) * sizeof(T)));
+    group->dc = static_cast<T*>(arena_.allocate(size_t(kDeferredRows * n) * sizeof(T)));
   }
   while (rows > 0) {
     const int64_t take = std::min(rows, kDeferredRows - group->rows);
@@ -305,6 +312,7 @@ void Graph<T>::defer_product_grad(NodeId b, bool trans_b, const T* a, const T* d
     rows -= take;
     if (group->rows == kDeferredRows) flush_group(*group);
   }
+  return true;
 }
 
 template <Scalar T>

@@ -287,7 +287,8 @@ class Graph {
   T* grad_buffer_for_write(NodeId id, bool& fresh);
 
   /// The transpose of a leaf's value ([cols, rows] row-major), made once per round and then
-  /// reused: products with a recurrent weight read it every time step.
+  /// reused: products with a recurrent weight read it every time step. The first request of
+  /// a round returns nullptr (one use is not worth a transpose; the caller uses BLAS flags).
   const T* transposed_leaf(NodeId id);
 
   /// A worker thread running work that reads this graph's memory (a side graph's backward
@@ -306,7 +307,9 @@ class Graph {
   /// that C = A · op(B) contributes: A is [rows, k] row-major at `a`, dC is [rows, n] at
   /// `dc`, B is [k, n] (or [n, k] with trans_b). The rows are copied right away; the product
   /// runs once 256 rows are staged and at the end. Note [Deferred weight gradients].
-  void defer_product_grad(NodeId b, bool trans_b, const T* a, const T* dc, int64_t rows, int64_t k,
+  /// Returns false for the first such product of a leaf in a backward pass, which the
+  /// caller then computes itself (a single product gains nothing from staging).
+  bool defer_product_grad(NodeId b, bool trans_b, const T* a, const T* dc, int64_t rows, int64_t k,
                           int64_t n);
 
  private:

@@ -47,7 +47,8 @@ void product_forward(Graph<T>& g, NodeId a_id, NodeId b_id, bool ta, bool tb, in
   if (!ta && m < kDeferRows) {
     if (!tb) return product_nn<T>(m, n, k, na.value, k, nb.value, n, c, n, accumulate);
     if (g.is_leaf(b_id))  // B stored [n, k]: its transpose, made once per round
-      return product_nn<T>(m, n, k, na.value, k, g.transposed_leaf(b_id), n, c, n, accumulate);
+      if (const T* bt = g.transposed_leaf(b_id))
+        return product_nn<T>(m, n, k, na.value, k, bt, n, c, n, accumulate);
   }
   gemm<T>(ta, tb, m, n, k, T(1), na.value, na.shape[1], nb.value, nb.shape[1],
           accumulate ? T(1) : T(0), c, n);
@@ -73,20 +74,20 @@ void product_backward(const Backward<T>& b, uint32_t a_index) {
   Graph<T>& g = b.graph();
   bool fresh = false;
   if (T* da = b.dx_for_write(a_index, fresh)) {
+    const T* bt =
+        !ta && !tb && m < kDeferRows && g.is_leaf(b_id) ? g.transposed_leaf(b_id) : nullptr;
     if (!ta && tb && m < kDeferRows)  // dA [M, K] (+)= dC [M, N] · B [N, K], B as stored
       product_nn<T>(m, k, n, dc, n, bv, k, da, k, !fresh);
-    else if (!ta && m < kDeferRows && g.is_leaf(b_id))  // · Bᵀ, transposed once per round
-      product_nn<T>(m, k, n, dc, n, g.transposed_leaf(b_id), k, da, k, !fresh);
+    else if (bt != nullptr)  // · Bᵀ, transposed once per round
+      product_nn<T>(m, k, n, dc, n, bt, k, da, k, !fresh);
     else if (!ta)  // dA [M, K] += dC [M, N] · op(B)ᵀ [N, K]
       gemm<T>(false, !tb, m, k, n, T(1), dc, n, bv, sb[1], fresh ? T(0) : T(1), da, k);
     else  // dA [K, M] += op(B) [K, N] · dCᵀ [N, M]
       gemm<T>(tb, true, k, m, n, T(1), bv, sb[1], dc, n, fresh ? T(0) : T(1), da, m);
   }
   if (!g.node(b_id).needs_grad()) return;
-  if (!ta && m < kDeferRows && g.is_leaf(b_id)) {
-    g.defer_product_grad(b_id, tb, av, dc, m, k, n);
+  if (!ta && m < kDeferRows && g.is_leaf(b_id) && g.defer_product_grad(b_id, tb, av, dc, m, k, n))
     return;
-  }
   T* db = b.dx(a_index + 1);
   if (!tb)  // dB [K, N] += op(A)ᵀ [K, M] · dC [M, N]
     gemm<T>(!ta, false, k, n, m, T(1), av, sa[1], dc, n, T(1), db, n);
