@@ -3,6 +3,7 @@
 // keep it portable: 16 floats per vector with AVX-512, 8 with AVX2.
 #include "rewind/ops/small_gemm.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace rwd::detail {
@@ -14,36 +15,36 @@ constexpr int kVectorBytes = 64;
 constexpr int kVectorBytes = 32;
 #endif
 
-template <class T>
+template <class T, int Bytes = kVectorBytes>
 struct Vec {
-  static constexpr int kLanes = kVectorBytes / int(sizeof(T));
-  typedef T type __attribute__((vector_size(kVectorBytes)));
+  static constexpr int kLanes = Bytes / int(sizeof(T));
+  typedef T type __attribute__((vector_size(Bytes)));
 };
 
-template <class T>
-inline typename Vec<T>::type load(const T* p) {
-  typename Vec<T>::type v;
+template <class V, class T>
+inline V load(const T* p) {
+  V v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
 
-template <class T>
-inline void store(T* p, typename Vec<T>::type v) {
+template <class V, class T>
+inline void store(T* p, V v) {
   std::memcpy(p, &v, sizeof(v));
 }
 
-// One tile: MR rows × NV vectors of C.
-template <class T, int MR, int NV>
+// One tile: MR rows × NV vectors of C (vectors of Bytes bytes).
+template <class T, int MR, int NV, int Bytes = kVectorBytes>
 inline void tile(int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc,
                  bool accumulate) {
-  using V = typename Vec<T>::type;
-  constexpr int L = Vec<T>::kLanes;
+  using V = typename Vec<T, Bytes>::type;
+  constexpr int L = Vec<T, Bytes>::kLanes;
   V sum[MR][NV];
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) sum[r][v] = accumulate ? load(c + r * ldc + v * L) : V{};
+    for (int v = 0; v < NV; ++v) sum[r][v] = accumulate ? load<V>(c + r * ldc + v * L) : V{};
   for (int64_t p = 0; p < k; ++p) {
     V bv[NV];
-    for (int v = 0; v < NV; ++v) bv[v] = load(b + p * ldb + v * L);
+    for (int v = 0; v < NV; ++v) bv[v] = load<V>(b + p * ldb + v * L);
     for (int r = 0; r < MR; ++r) {
       const T s = a[r * lda + p];
       const V av = V{} + s;
@@ -51,7 +52,7 @@ inline void tile(int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T*
     }
   }
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) store(c + r * ldc + v * L, sum[r][v]);
+    for (int v = 0; v < NV; ++v) store<V>(c + r * ldc + v * L, sum[r][v]);
 }
 
 // Columns that do not fill a vector: plain loops.
@@ -66,45 +67,71 @@ void tail(int64_t rows, int64_t cols, int64_t k, const T* a, int64_t lda, const 
     }
 }
 
-template <class T, int MR>
-void row_block(int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
-               int64_t ldc, bool accumulate) {
-  constexpr int L = Vec<T>::kLanes;
-  int64_t j = 0;
-  for (; j + 4 * L <= n; j += 4 * L) tile<T, MR, 4>(k, a, lda, b + j, ldb, c + j, ldc, accumulate);
-  for (; j + L <= n; j += L) tile<T, MR, 1>(k, a, lda, b + j, ldb, c + j, ldc, accumulate);
-  if (j < n) tail<T>(MR, n - j, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+// All rows of C for columns [j, j + NV·L): the B panel [k, NV·L] is read from L1 by every
+// row block (columns outer, rows inner), and rows are split into blocks of nearly equal
+// height (20 rows: 4 × 5, not 3 × 6 + 2) so that no thin block wastes the FMA units.
+template <class T, int NV, int Bytes = kVectorBytes>
+void column_panel(int64_t m, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+                  int64_t ldc, bool accumulate) {
+  constexpr int64_t kMaxRows = 6;
+  const int64_t blocks = (m + kMaxRows - 1) / kMaxRows;
+  int64_t i = 0;
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t rows = (m - i + (blocks - blk) - 1) / (blocks - blk);  // balanced
+    const T* ai = a + i * lda;
+    T* ci = c + i * ldc;
+    switch (rows) {
+      case 6:
+        tile<T, 6, NV, Bytes>(k, ai, lda, b, ldb, ci, ldc, accumulate);
+        break;
+      case 5:
+        tile<T, 5, NV, Bytes>(k, ai, lda, b, ldb, ci, ldc, accumulate);
+        break;
+      case 4:
+        tile<T, 4, NV, Bytes>(k, ai, lda, b, ldb, ci, ldc, accumulate);
+        break;
+      case 3:
+        tile<T, 3, NV, Bytes>(k, ai, lda, b, ldb, ci, ldc, accumulate);
+        break;
+      case 2:
+        tile<T, 2, NV, Bytes>(k, ai, lda, b, ldb, ci, ldc, accumulate);
+        break;
+      default:
+        tile<T, 1, NV, Bytes>(k, ai, lda, b, ldb, ci, ldc, accumulate);
+        break;
+    }
+    i += rows;
+  }
 }
 
 }  // namespace
 
 template <class T>
+void thin_gemm_block(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                     int64_t ldb, T* c, int64_t ldc, bool accumulate) {
+  constexpr int L = Vec<T>::kLanes;
+  int64_t j = 0;
+  for (; j + 4 * L <= n; j += 4 * L)
+    column_panel<T, 4>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+  for (; j + L <= n; j += L) column_panel<T, 1>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+  if constexpr (kVectorBytes > 32) {  // 8 floats (or 4 doubles) more with half vectors
+    constexpr int kHalf = Vec<T, 32>::kLanes;
+    for (; j + kHalf <= n; j += kHalf)
+      column_panel<T, 1, 32>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+  }
+  if (j < n) tail<T>(m, n - j, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+}
+
+// k is cut into slices whose B panel ([slice, 64 columns]) fits in L1; C is carried from
+// one slice to the next.
+template <class T>
 void thin_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
                T* c, int64_t ldc, bool accumulate) {
-  constexpr int kRows = 6;
-  int64_t i = 0;
-  for (; i + kRows <= m; i += kRows)
-    row_block<T, kRows>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
-  const T* ai = a + i * lda;
-  T* ci = c + i * ldc;
-  switch (m - i) {
-    case 5:
-      row_block<T, 5>(n, k, ai, lda, b, ldb, ci, ldc, accumulate);
-      break;
-    case 4:
-      row_block<T, 4>(n, k, ai, lda, b, ldb, ci, ldc, accumulate);
-      break;
-    case 3:
-      row_block<T, 3>(n, k, ai, lda, b, ldb, ci, ldc, accumulate);
-      break;
-    case 2:
-      row_block<T, 2>(n, k, ai, lda, b, ldb, ci, ldc, accumulate);
-      break;
-    case 1:
-      row_block<T, 1>(n, k, ai, lda, b, ldb, ci, ldc, accumulate);
-      break;
-    default:
-      break;
+  constexpr int64_t kSlice = 128 * 4 / int64_t(sizeof(T));  // 32 KB of B per 64 columns
+  if (k <= kSlice + kSlice / 2) return thin_gemm_block(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  for (int64_t p = 0; p < k; p += kSlice) {
+    const int64_t len = std::min(kSlice, k - p);
+    thin_gemm_block(m, n, len, a + p, lda, b + p * ldb, ldb, c, ldc, accumulate || p > 0);
   }
 }
 
