@@ -99,7 +99,7 @@ void BM_SgemmCeiling(benchmark::State& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Threads: 1 by default (single-thread rows); REWIND_BENCH_THREADS=2 for the 2-thread rows.
+  // Threads: 1 by default (single-thread rows); REWIND_BENCH_THREADS=2 runs every row with 2.
   const char* env = std::getenv("REWIND_BENCH_THREADS");
   const int threads = env != nullptr ? std::max(1, std::atoi(env)) : 1;
   // rewind's threads run the directions of a bidirectional layer concurrently; its BLAS
@@ -119,6 +119,18 @@ int main(int argc, char** argv) {
           [layer, cfg](benchmark::State& s) { BM_TrainStep(s, layer, cfg); })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();  // wall time: with 2 threads, CPU time would count one thread
+  // Two-thread rows of the bidirectional layer, in the same run: the two directions run
+  // concurrently (rwd::set_num_threads(2)); BLAS stays single-threaded.
+  for (const Config& cfg : rwd::bench::kConfigs)
+    benchmark::RegisterBenchmark(
+        (std::string("BM_TrainStep/bilstm/") + cfg.name + "/threads:2").c_str(),
+        [cfg](benchmark::State& s) {
+          rwd::set_num_threads(2);
+          BM_TrainStep(s, "bilstm", cfg);
+          rwd::set_num_threads(1);
+        })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

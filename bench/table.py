@@ -22,7 +22,7 @@ def medians(path):
         if b.get("run_type") != "aggregate" and any(
                 x.get("run_type") == "aggregate" for x in data["benchmarks"]):
             continue
-        name = b.get("run_name", b["name"])
+        name = b.get("run_name", b["name"]).replace("/real_time", "")
         rows[name] = b
     return rows, data.get("context", {})
 
@@ -35,6 +35,9 @@ def fmt_time(seconds):
 
 def main():
     rows, ctx = medians(sys.argv[1])
+    if "BM_SgemmCeiling" not in rows:  # a filtered run: only the two-thread table
+        two_threads(rows)
+        return
     ceiling = rows["BM_SgemmCeiling"]["GFLOPs"]
     print(f"sgemm ceiling (BM_SgemmCeiling, 1024³, 1 thread): **{ceiling:.1f} GFLOP/s**\n")
     print("| layer | cfg | rewind GFLOP/s | % of ceiling | time/step | allocs/step | graph bytes |"
@@ -55,6 +58,32 @@ def main():
             else:
                 line += " – | – | – | – |"
             print(line)
+    two_threads(rows)
+
+
+def two_threads(rows):
+    lines = []
+    for cfg in ["small", "ptb", "medium", "large"]:
+        one = rows.get(f"BM_TrainStep/bilstm/{cfg}")
+        two = rows.get(f"BM_TrainStep/bilstm/{cfg}/threads:2")
+        if one is None or two is None:
+            continue
+        line = (f"| bilstm | {cfg} | {fmt_time(one['time_per_step'])} | "
+                f"{fmt_time(two['time_per_step'])} | {one['time_per_step'] / two['time_per_step']:.2f}× |")
+        t1 = rows.get(f"BM_LibTorchTrainStep/bilstm/{cfg}")
+        t2 = rows.get(f"BM_LibTorchTrainStep/bilstm/{cfg}/threads:2")
+        if t1 is not None and t2 is not None:
+            line += (f" {fmt_time(t1['time_per_step'])} | {fmt_time(t2['time_per_step'])} | "
+                     f"{t1['time_per_step'] / t2['time_per_step']:.2f}× |")
+        else:
+            line += " – | – | – |"
+        lines.append(line)
+    if lines:
+        print("\nTwo threads (the directions of the bidirectional layer run concurrently):\n")
+        print("| layer | cfg | rewind 1 thread | rewind 2 threads | speed-up | LibTorch 1 thread |"
+              " LibTorch 2 threads | speed-up |")
+        print("|---|---|---|---|---|---|---|---|")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

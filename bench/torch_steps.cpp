@@ -71,6 +71,16 @@ void register_libtorch_benchmarks(int threads) {
           [layer, cfg](benchmark::State& s) { libtorch_train_step(s, layer, cfg); })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
+  for (const Config& cfg : kConfigs)
+    benchmark::RegisterBenchmark(
+        (std::string("BM_LibTorchTrainStep/bilstm/") + cfg.name + "/threads:2").c_str(),
+        [cfg, threads](benchmark::State& s) {
+          torch::set_num_threads(2);
+          libtorch_train_step(s, "bilstm", cfg);
+          torch::set_num_threads(threads);
+        })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
 }
 
 }  // namespace rwd::bench
