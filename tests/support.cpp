@@ -1,7 +1,10 @@
 // Test helpers.
 #include "support.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 
 namespace rwd::test {
 
@@ -13,6 +16,22 @@ Tensor<double> randn(Shape shape, uint64_t seed) {
 Tensor<double> uniform(Shape shape, double lo, double hi, uint64_t seed) {
   Generator gen(seed);
   return Tensor<double>::uniform(shape, lo, hi, gen);
+}
+
+RecurrentOptions rnn_options(int64_t input, int64_t hidden, int64_t layers, bool bidirectional) {
+  RecurrentOptions o;
+  o.input_size = input;
+  o.hidden_size = hidden;
+  o.num_layers = layers;
+  o.bidirectional = bidirectional;
+  return o;
+}
+
+std::string temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("rewind_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir.string();
 }
 
 std::vector<GradCase>& grad_cases() {

@@ -17,6 +17,14 @@ Tensor<double> randn(Shape shape, uint64_t seed);
 /// Uniform in [lo, hi), seeded.
 Tensor<double> uniform(Shape shape, double lo, double hi, uint64_t seed);
 
+/// Options of a sequence layer with the given sizes (other options at their defaults).
+RecurrentOptions rnn_options(int64_t input, int64_t hidden, int64_t layers = 1,
+                             bool bidirectional = false);
+
+/// A fresh directory under the system's temporary directory, named for the test and the
+/// process ("rewind_<name>_<pid>").
+std::string temp_dir(const std::string& name);
+
 /// A registered gradient check: which op it covers, and how to run it.
 struct GradCase {
   std::string op;

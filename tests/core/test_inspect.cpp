@@ -16,15 +16,6 @@ using rwd::test::randn;
 
 namespace {
 
-RecurrentOptions opts(int64_t in, int64_t hidden, int64_t layers = 1, bool bi = false) {
-  RecurrentOptions o;
-  o.input_size = in;
-  o.hidden_size = hidden;
-  o.num_layers = layers;
-  o.bidirectional = bi;
-  return o;
-}
-
 template <Scalar T>
 std::string dot_of(const Graph<T>& g, const DotOptions& o = {},
                    std::span<const NamedParameter<std::type_identity_t<T>>> params = {}) {
@@ -109,7 +100,7 @@ TEST_CASE("graph statistics: parameters are counted once and apart from the tape
 TEST_CASE("the longest dependency chain of an unrolled layer grows linearly with T",
           "[core][inspect][stats]") {
   Generator gen(7);
-  LSTM<float> lstm(opts(2, 3), gen);
+  LSTM<float> lstm(rwd::test::rnn_options(2, 3), gen);
   std::vector<int64_t> chain;
   for (int64_t steps : {2, 4, 6, 8}) {
     Graph<float> g;
@@ -131,7 +122,7 @@ TEST_CASE("the longest dependency chain of an unrolled layer grows linearly with
 TEST_CASE("DOT: one vertex per node, scopes as nested clusters, loss and parameters apart",
           "[core][inspect][dot]") {
   Generator gen(8);
-  LSTM<float> lstm(opts(3, 4, 2), gen);
+  LSTM<float> lstm(rwd::test::rnn_options(3, 4, 2), gen);
   Graph<float> g;
   auto out = lstm.forward(g.input(Tensor<float>::normal({3, 2, 3}, 0, 1, gen)));
   const std::string before = dot_of(g);
@@ -161,7 +152,7 @@ TEST_CASE("DOT: one vertex per node, scopes as nested clusters, loss and paramet
 
 TEST_CASE("DOT: a long sequence collapses to its first and last steps", "[core][inspect][dot]") {
   Generator gen(9);
-  RNN<double> rnn(opts(2, 3), gen);
+  RNN<double> rnn(rwd::test::rnn_options(2, 3), gen);
   Graph<double> g;
   auto out = rnn.forward(g.input(Tensor<double>(randn({10, 1, 2}, 1))));
   g.backward(sum(out.h_n()));
@@ -190,7 +181,7 @@ TEST_CASE("DOT: a long sequence collapses to its first and last steps", "[core][
 TEST_CASE("gradient flow: ‖∂L/∂h_t‖ per layer, direction and step matches a manual unroll",
           "[core][inspect][gradflow]") {
   Generator gen(10);
-  RNN<double> rnn(opts(2, 3), gen);
+  RNN<double> rnn(rwd::test::rnn_options(2, 3), gen);
   const Tensor<double> x = randn({5, 2, 2}, 11);
   Graph<double> g;
   auto out = rnn.forward(g.input(x));
@@ -230,7 +221,7 @@ TEST_CASE("gradient flow: ‖∂L/∂h_t‖ per layer, direction and step matche
 TEST_CASE("gradient flow: stacked bidirectional series, and decay back through a tanh RNN",
           "[core][inspect][gradflow]") {
   Generator gen(12);
-  LSTM<float> lstm(opts(2, 3, 2, true), gen);
+  LSTM<float> lstm(rwd::test::rnn_options(2, 3, 2, true), gen);
   Graph<float> g;
   auto out = lstm.forward(g.input(Tensor<float>::normal({4, 2, 2}, 0, 1, gen)));
   g.backward(sum(out.output));
@@ -258,7 +249,7 @@ TEST_CASE("gradient flow: stacked bidirectional series, and decay back through a
   CHECK_THAT(r.params[0].name, Catch::StartsWith("param (node "));
 
   // A loss on the last step only: the gradient shrinks step by step going back in time.
-  RNN<double> rnn(opts(2, 8), gen);
+  RNN<double> rnn(rwd::test::rnn_options(2, 8), gen);
   for (auto& [name, p] : rnn.named_parameters())
     if (name.starts_with("weight_hh")) p->assign(Tensor<double>::uniform({8, 8}, -0.2, 0.2, gen));
   Graph<double> h;

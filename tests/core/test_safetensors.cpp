@@ -16,13 +16,6 @@ using namespace rwd;
 
 namespace {
 
-std::string temp_dir(const std::string& test) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("rewind_" + test + "_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
 // A file from a header text and a data section, as the format lays them out.
 std::vector<std::byte> make_file(const std::string& header, size_t data_bytes,
                                  std::optional<uint64_t> declared_length = {}) {
@@ -46,7 +39,7 @@ std::string parse_error(const std::vector<std::byte>& bytes) {
 }  // namespace
 
 TEST_CASE("safetensors round trip in float and double, with metadata", "[core][safetensors]") {
-  const std::string dir = temp_dir("roundtrip");
+  const std::string dir = rwd::test::temp_dir("roundtrip");
   const std::string path = dir + "/roundtrip.safetensors";
   std::map<std::string, Tensor<float>> tensors;
   tensors.emplace("a.weight", Tensor<float>::from({2, 3}, {1, 2, 3, 4, 5, 6}));
@@ -73,7 +66,7 @@ TEST_CASE("safetensors round trip in float and double, with metadata", "[core][s
 
 TEST_CASE("safetensors files get the mode open() would give them, or keep the old one",
           "[core][safetensors]") {
-  const std::string dir = temp_dir("mode");
+  const std::string dir = rwd::test::temp_dir("mode");
   const std::string path = dir + "/m.safetensors";
   std::map<std::string, Tensor<float>> t;
   t.emplace("w", Tensor<float>::from({1}, {1}));
@@ -97,7 +90,7 @@ TEST_CASE("safetensors files get the mode open() would give them, or keep the ol
 
 TEST_CASE("safetensors writes are atomic: a failed write leaves the old file intact",
           "[core][safetensors]") {
-  const std::string dir = temp_dir("atomic");
+  const std::string dir = rwd::test::temp_dir("atomic");
   const std::string path = dir + "/ckpt.safetensors";
   std::map<std::string, Tensor<double>> small;
   small.emplace("w", Tensor<double>::from({2}, {1, 2}));

@@ -15,22 +15,6 @@ using namespace rwd;
 
 namespace {
 
-std::string temp_dir(const std::string& test) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("rewind_ckpt_" + test + "_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
-RecurrentOptions lstm_options(int64_t in, int64_t hidden, int64_t layers, bool bi) {
-  RecurrentOptions o;
-  o.input_size = in;
-  o.hidden_size = hidden;
-  o.num_layers = layers;
-  o.bidirectional = bi;
-  return o;
-}
-
 // Embedding -> LSTM -> Linear, named as the PyTorch model of make_checkpoint_reference.py
 // (and as examples/tagger.cpp): embed.weight, lstm.weight_ih_l0..., head.weight, head.bias.
 template <Scalar T>
@@ -38,7 +22,7 @@ class Tagger : public Module<T> {
  public:
   Tagger(int64_t vocab, int64_t embed, int64_t hidden, int64_t tags, bool bi, Generator& gen)
       : embed_(vocab, embed, gen),
-        lstm_(lstm_options(embed, hidden, 1, bi), gen),
+        lstm_(rwd::test::rnn_options(embed, hidden, 1, bi), gen),
         head_((bi ? 2 : 1) * hidden, tags, gen) {}
 
   // ids: [T, B] row-major -> logits [T, B, tags]
@@ -100,7 +84,7 @@ std::string load_error(const std::string& path, Module<double>& m, Optimizer<dou
 
 TEST_CASE("checkpoint round trip: module and Adam state, then an identical next step",
           "[layers][checkpoint]") {
-  const std::string dir = temp_dir("roundtrip");
+  const std::string dir = rwd::test::temp_dir("ckpt_roundtrip");
   const std::string path = dir + "/model.safetensors";
   Generator gen(1);
   Tagger<float> model(7, 4, 5, 3, true, gen);
@@ -147,7 +131,7 @@ TEST_CASE("checkpoint round trip: module and Adam state, then an identical next 
 
 TEST_CASE("checkpoint writes are atomic: a failed save keeps the previous checkpoint",
           "[layers][checkpoint]") {
-  const std::string dir = temp_dir("atomic");
+  const std::string dir = rwd::test::temp_dir("ckpt_atomic");
   const std::string path = dir + "/model.safetensors";
   Generator gen(2);
   Linear<double> small(2, 2, gen);
@@ -182,7 +166,7 @@ TEST_CASE("checkpoint writes are atomic: a failed save keeps the previous checkp
 
 TEST_CASE("checkpoint errors name the file and what does not fit, and change nothing",
           "[layers][checkpoint][errors]") {
-  const std::string dir = temp_dir("errors");
+  const std::string dir = rwd::test::temp_dir("ckpt_errors");
   const std::string path = dir + "/ckpt.safetensors";
   Generator gen(4);
   Tagger<double> model(7, 4, 5, 3, false, gen);
@@ -314,7 +298,7 @@ namespace {
 
 const std::string kRefDir = std::string(REWIND_TEST_DATA_DIR) + "/checkpoint/";
 // The configuration of the script's LSTM, and the seed of the rewind-written reference.
-const RecurrentOptions kBiLstm = lstm_options(3, 4, 2, true);
+const RecurrentOptions kBiLstm = rwd::test::rnn_options(3, 4, 2, true);
 constexpr uint64_t kRewindSeed = 77;
 
 }  // namespace
@@ -349,7 +333,7 @@ TEST_CASE("a PyTorch model with nested modules loads into the same rewind model"
 
 TEST_CASE("rewind writes exactly the keys, dtypes and shapes of PyTorch's state_dict",
           "[layers][checkpoint][pytorch]") {
-  const std::string dir = temp_dir("pytorch_layout");
+  const std::string dir = rwd::test::temp_dir("ckpt_pytorch_layout");
   Generator gen(kRewindSeed);
   LSTM<float> lstm(kBiLstm, gen);
   save_checkpoint(dir + "/lstm.safetensors", lstm);

@@ -8,15 +8,6 @@ using rwd::test::randn;
 
 namespace {
 
-RecurrentOptions opts(int64_t in, int64_t hidden, int64_t layers = 1, bool bi = false) {
-  RecurrentOptions o;
-  o.input_size = in;
-  o.hidden_size = hidden;
-  o.num_layers = layers;
-  o.bidirectional = bi;
-  return o;
-}
-
 // A minimal user cell: a "minimal gated unit"-style cell written only with public ops,
 //   f = σ(x·W_fᵀ + h·U_fᵀ + b),  h' = f ∘ h + (1 − f) ∘ tanh(x·W_cᵀ + (f ∘ h)·U_cᵀ)
 // It has no project_input, so the driver calls step() with raw inputs.
@@ -73,12 +64,12 @@ static_assert(ProjectingCell<LSTMCell<float>>);
 TEST_CASE("sequence layer output and state shapes follow PyTorch", "[layers][sequence]") {
   Generator gen(1);
   Graph<float> g;
-  LSTM<float> lstm(opts(3, 4, 2, true), gen);
+  LSTM<float> lstm(rwd::test::rnn_options(3, 4, 2, true), gen);
   auto out = lstm.forward(g.constant(Tensor<float>::zeros({7, 5, 3})));
   CHECK(out.output.shape() == Shape{7, 5, 8});
   CHECK(out.h_n().shape() == Shape{4, 5, 4});
   CHECK(out.c_n().shape() == Shape{4, 5, 4});
-  auto o = opts(3, 4);
+  auto o = rwd::test::rnn_options(3, 4);
   o.batch_first = true;
   GRU<float> gru(o, gen);
   auto gout = gru.forward(g.constant(Tensor<float>::zeros({5, 7, 3})));
@@ -90,7 +81,7 @@ TEST_CASE("the final state of a sequence is its last step's output, in each dire
           "[layers][sequence]") {
   Generator gen(2);
   Graph<double> g;
-  LSTM<double> lstm(opts(2, 3, 1, true), gen);
+  LSTM<double> lstm(rwd::test::rnn_options(2, 3, 1, true), gen);
   const std::vector<int64_t> lengths = {4, 2};
   auto out = lstm.forward(g.constant(randn({4, 2, 2}, 3)), {}, lengths);
   const auto y = out.output.value();  // [T, B, 2H]
@@ -110,7 +101,7 @@ TEST_CASE("the final state of a sequence is its last step's output, in each dire
 
 TEST_CASE("a padded sequence gives the same results as the sequence alone", "[layers][sequence]") {
   Generator gen(4);
-  GRU<double> gru(opts(2, 3, 2, true), gen);
+  GRU<double> gru(rwd::test::rnn_options(2, 3, 2, true), gen);
   const Tensor<double> full = randn({5, 2, 2}, 5);
   // Row 1 alone, its first 3 steps.
   Tensor<double> alone({3, 1, 2});
@@ -130,7 +121,7 @@ TEST_CASE("a padded sequence gives the same results as the sequence alone", "[la
 
 TEST_CASE("outputs past a sequence's end pass no gradient", "[layers][sequence]") {
   Generator gen(6);
-  RNN<double> rnn(opts(2, 3), gen);
+  RNN<double> rnn(rwd::test::rnn_options(2, 3), gen);
   Graph<double> g;
   auto x = g.input(randn({4, 2, 2}, 7), true);
   const std::vector<int64_t> lengths = {4, 2};
@@ -144,7 +135,7 @@ TEST_CASE("outputs past a sequence's end pass no gradient", "[layers][sequence]"
 
 TEST_CASE("sequence layer errors name the layer and the shapes", "[layers][sequence][errors]") {
   Generator gen(8);
-  LSTM<double> lstm(opts(3, 2, 2), gen);
+  LSTM<double> lstm(rwd::test::rnn_options(3, 2, 2), gen);
   Graph<double> g;
   auto x = g.constant(Tensor<double>::zeros({4, 2, 3}));
   CHECK_THROWS_AS(lstm.forward(g.constant(Tensor<double>::zeros({4, 3}))), ShapeError);
@@ -184,8 +175,8 @@ TEST_CASE("sequence layer errors name the layer and the shapes", "[layers][seque
   CHECK_THROWS_WITH(cell.step(g.constant(Tensor<double>::zeros({2, 3})), {h, g.zeros({3, 2})}),
                     Catch::Contains("state value 1") && Catch::Contains("[3, 2]"));
   // Bad options.
-  CHECK_THROWS_AS(LSTM<double>(opts(0, 2), gen), ValueError);
-  auto drop = opts(3, 2, 2);
+  CHECK_THROWS_AS(LSTM<double>(rwd::test::rnn_options(0, 2), gen), ValueError);
+  auto drop = rwd::test::rnn_options(3, 2, 2);
   drop.dropout = 1.0;
   CHECK_THROWS_AS(LSTM<double>(drop, gen), ValueError);
   // Still usable.
@@ -195,7 +186,7 @@ TEST_CASE("sequence layer errors name the layer and the shapes", "[layers][seque
 TEST_CASE("a user-written cell runs stacked and bidirectional with lengths through the driver",
           "[layers][sequence][custom-cell]") {
   Generator gen(9);
-  auto layer = make_minimal<double>(opts(3, 2, 2, true), gen);
+  auto layer = make_minimal<double>(rwd::test::rnn_options(3, 2, 2, true), gen);
   std::vector<std::string> names;
   for (const auto& np : layer.named_parameters()) names.push_back(np.name);
   REQUIRE(names.size() == 20);
@@ -214,7 +205,7 @@ TEST_CASE("a user-written cell runs stacked and bidirectional with lengths throu
 TEST_CASE("truncated BPTT: values carry across chunks, gradients stop at the boundary",
           "[layers][sequence][tbptt]") {
   Generator gen(13);
-  LSTM<double> lstm(opts(2, 3), gen);
+  LSTM<double> lstm(rwd::test::rnn_options(2, 3), gen);
   const Tensor<double> seq = randn({6, 2, 2}, 14);
   Tensor<double> first({3, 2, 2});
   Tensor<double> second({3, 2, 2});
@@ -250,7 +241,7 @@ TEST_CASE("truncated BPTT: values carry across chunks, gradients stop at the bou
 
 TEST_CASE("truncated BPTT across graph rounds: carry values as constants", "[layers][tbptt]") {
   Generator gen(15);
-  GRU<float> gru(opts(2, 3), gen);
+  GRU<float> gru(rwd::test::rnn_options(2, 3), gen);
   const Tensor<float> chunk = Tensor<float>::ones({4, 1, 2});
   Graph<float> g;
   Tensor<float> h({1, 1, 3});  // starts at zero
@@ -266,7 +257,7 @@ TEST_CASE("truncated BPTT across graph rounds: carry values as constants", "[lay
 
 TEST_CASE("dropout between layers: active in train mode only, reproducible", "[layers][dropout]") {
   Generator gen(16);
-  auto o = opts(3, 4, 2);
+  auto o = rwd::test::rnn_options(3, 4, 2);
   o.dropout = 0.5;
   LSTM<double> lstm(o, gen);
   Graph<double> g;
@@ -287,8 +278,8 @@ TEST_CASE("dropout between layers: active in train mode only, reproducible", "[l
 TEST_CASE("float layers agree with double", "[layers][float]") {
   Generator gd(18);
   Generator gf(18);
-  LSTM<double> ld(opts(3, 4, 2, true), gd);
-  LSTM<float> lf(opts(3, 4, 2, true), gf);
+  LSTM<double> ld(rwd::test::rnn_options(3, 4, 2, true), gd);
+  LSTM<float> lf(rwd::test::rnn_options(3, 4, 2, true), gf);
   const Tensor<double> x = randn({6, 2, 3}, 19);
   Graph<double> g1;
   Graph<float> g2;
@@ -299,7 +290,7 @@ TEST_CASE("float layers agree with double", "[layers][float]") {
 
 TEST_CASE("a training step of a reused LSTM makes no heap allocation", "[layers][alloc]") {
   Generator gen(20);
-  LSTM<float> lstm(opts(8, 16, 2, true), gen);
+  LSTM<float> lstm(rwd::test::rnn_options(8, 16, 2, true), gen);
   Linear<float> head(32, 4, gen);
   const Tensor<float> x = Tensor<float>::normal({10, 3, 8}, 0, 1, gen);
   const std::vector<int64_t> targets(30, 1);
