@@ -111,6 +111,14 @@ void thin_gemm_block(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, c
                      int64_t ldb, T* c, int64_t ldc, bool accumulate) {
   constexpr int L = Vec<T>::kLanes;
   int64_t j = 0;
+  if (m == 1) {
+    // One row: a whole row-slice of C (16 vectors; 8 without AVX-512) stays in registers and
+    // B is read row by row, a contiguous stream, with enough independent sums to keep the FMA
+    // units busy.
+    constexpr int kWide = kVectorBytes > 32 ? 16 : 8;
+    for (; j + kWide * L <= n; j += kWide * L)
+      tile<T, 1, kWide>(k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+  }
   for (; j + 4 * L <= n; j += 4 * L)
     column_panel<T, 4>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
   for (; j + L <= n; j += L) column_panel<T, 1>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
