@@ -83,9 +83,9 @@ Graph<T>& graph_of(const char* op, std::span<const Var<T>> vars) {
   for (size_t k = 0; k < vars.size(); ++k) {
     if (vars[k].valid() && &vars[k].graph() != &g)
       throw GraphError(fmt::format(
-          "{}: input {} belongs to a different graph than input 0; values of two graphs cannot "
-          "be mixed",
-          op, k));
+          "{}: input {} (shape {}) belongs to a different graph than input 0 (shape {}); values "
+          "of two graphs cannot be mixed",
+          op, k, vars[k].shape().str(), vars[0].shape().str()));
     g.check(vars[k], op);
   }
   return g;
@@ -194,7 +194,8 @@ Var<T> Graph<T>::param(Parameter<T>& p) {
       return Var<T>(this, cache.node, round_);
   }
   if (p.value().empty())
-    throw ValueError("param: the parameter has no storage (default-constructed)");
+    throw ValueError(fmt::format(
+        "param: the parameter has no storage (default-constructed; shape {})", p.shape().str()));
   if (!(p.grad().shape() == p.shape()))
     throw ShapeError(
         fmt::format("param: the parameter's gradient has shape {} but its value has shape {}",
@@ -295,9 +296,10 @@ bool Graph<T>::defer_product_grad(NodeId b, bool trans_b, const T* a, const T* d
   for (DeferredGroup& d : deferred_)
     if (d.leaf == b && d.trans_b == trans_b && d.k == k && d.n == n) group = &d;
   if (group == nullptr) {  // first product for this leaf: the caller does it now
-    deferred_.push_back(DeferredGroup{b, trans_b, k, n});
+    deferred_.push_back(DeferredGroup{b, trans_b, k, n, running_});
     return false;
   }
+  group->user = running_;
   if (group->a == nullptr) {  // a second one: from now on, stage and batch
     group->a = static_cast<T*>(arena_.allocate(size_t(kDeferredRows * k) * sizeof(T)));
     group->dc = static_cast<T*>(arena_.allocate(size_t(kDeferredRows * n) * sizeof(T)));
@@ -335,10 +337,12 @@ void Graph<T>::run_backward(NodeId from) {
       const Node<T>& n = nodes_[size_t(id)];
       // Skip: no gradient reached it, or none flows through it (leaves, detach, aliases).
       if (n.grad == nullptr || n.op->backward == nullptr || !n.needs_grad()) continue;
+      running_ = NodeId(id);
       n.op->backward(Backward<T>(*this, NodeId(id)));
       if constexpr (kCheckAnomalies) check_backward_anomalies(NodeId(id));
     }
     for (DeferredGroup& d : deferred_) flush_group(d);
+    if constexpr (kCheckAnomalies) check_deferred_anomalies();
   } catch (...) {
     wait_pending();  // no worker may keep reading this graph after the error leaves
     throw;
@@ -490,6 +494,27 @@ void Graph<T>::check_backward_anomalies(NodeId id) const {
                     n.op->name, id, describe_scope(*this, id), non_finite_name(in.grad[bad]), bad,
                     k, in.op->name, in.shape.str(), describe_inputs(*this, id)),
         n.op->name, scope_path(id), true);
+  }
+}
+
+// The products staged by defer_product_grad are summed into their leaf's gradient after the
+// loop of run_backward, where check_backward_anomalies does not look.
+template <Scalar T>
+void Graph<T>::check_deferred_anomalies() const {
+  for (const DeferredGroup& d : deferred_) {
+    const Node<T>& leaf = nodes_[d.leaf];
+    if (leaf.grad == nullptr) continue;
+    const int64_t bad = first_non_finite(leaf.grad, leaf.shape.numel());
+    if (bad < 0) continue;
+    const Node<T>& n = nodes_[d.user];
+    throw AnomalyError(
+        fmt::format("anomaly: backward of '{}' (node {}, {}) produced {} at element {} of the "
+                    "gradient of its input '{}' {} (in the batched sum of that weight's "
+                    "products over all steps); its inputs: {}",
+                    n.op->name, d.user, describe_scope(*this, d.user),
+                    non_finite_name(leaf.grad[bad]), bad, leaf.op->name, leaf.shape.str(),
+                    describe_inputs(*this, d.user)),
+        n.op->name, scope_path(d.user), true);
   }
 }
 

@@ -27,6 +27,8 @@
 // records another node. Off, the whole mode costs one predictable branch per record().
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <span>
@@ -329,6 +331,7 @@ class Graph {
     NodeId leaf;
     bool trans_b;
     int64_t k, n;
+    NodeId user = 0;  // the last node whose backward staged rows here (for anomaly reports)
     int64_t rows = 0;
     T* a = nullptr;   // [kDeferredRows, k]
     T* dc = nullptr;  // [kDeferredRows, n]
@@ -336,6 +339,8 @@ class Graph {
   static constexpr int64_t kDeferredRows = 256;  // a flush multiplies this many rows at once
   std::vector<DeferredGroup> deferred_;
   void flush_group(DeferredGroup& group);
+  void check_deferred_anomalies() const;
+  NodeId running_ = 0;                                   // the node whose backward is running
   std::vector<std::pair<NodeId, const T*>> transposed_;  // transposed_leaf() cache, per round
   std::vector<Worker*> pending_;                         // see add_pending()
   void wait_pending() noexcept;
@@ -430,9 +435,10 @@ template <Scalar T>
 TensorView<const T> Var<T>::grad() const {
   const Node<T>& n = graph().nodes_[id_];
   if (n.grad == nullptr)
-    throw GraphError(std::string("Var::grad: no gradient reached this '") + n.op->name +
-                     "' value of shape " + n.shape.str() +
-                     " (it needs none, or backward() has not run since it was recorded)");
+    throw GraphError(
+        fmt::format("Var::grad: no gradient reached this '{}' value of shape {} (it needs none, or "
+                    "backward() has not run since it was recorded)",
+                    n.op->name, n.shape.str()));
   return {n.grad, n.shape};
 }
 

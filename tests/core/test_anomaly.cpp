@@ -153,3 +153,31 @@ TEST_CASE("anomaly mode: values recorded before it is switched on are not checke
   auto nan = log(y);
   CHECK_THROWS_AS(nan * 2.0, AnomalyError);
 }
+
+TEST_CASE("anomaly mode: an Inf that first appears in a weight's batched gradient sum",
+          "[core][anomaly]") {
+  // W is used by three products; the first one backward meets is applied at once (2e38,
+  // finite), the other two are staged and summed into W's gradient after the tape is played
+  // back (Note [Deferred weight gradients]): 6e38 overflows float only there.
+  Parameter<float> w(Tensor<float>::from({1, 1}, {1e-30F}));
+  const Tensor<float> big = Tensor<float>::from({1, 1}, {2e38F});
+  Graph<float> g;
+  g.set_anomaly_detection(true);
+  Var<float> y = matmul(g.input(big), g.param(w));
+  for (int i = 0; i < 2; ++i) y = add(y, matmul(g.input(big), g.param(w)));
+  try {
+    g.backward(sum(y));
+    FAIL("no AnomalyError for the overflowing batched weight gradient");
+  } catch (const AnomalyError& e) {
+    CHECK(e.in_backward());
+    CHECK(e.op() == "matmul");
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("Inf") &&
+                             Catch::Matchers::Contains("batched sum") &&
+                             Catch::Matchers::Contains("[1, 1]"));
+  }
+  // The graph stays usable: a finite step afterwards.
+  w.zero_grad();
+  g.clear();
+  g.backward(sum(matmul(g.input(Tensor<float>::from({1, 1}, {2.0F})), g.param(w))));
+  CHECK(w.grad()[0] == 2.0F);
+}
