@@ -3,6 +3,8 @@
 // gradients accumulate across backward calls until zero_grad().
 #pragma once
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -40,8 +42,10 @@ class Parameter {
   /// buffer never goes out of step with its value).
   void assign(TensorView<const T> v) {
     if (!(v.shape() == value_.shape()))
-      throw ShapeError("Parameter::assign: new value has shape " + v.shape().str() +
-                       " but the parameter has shape " + value_.shape().str());
+      throw ShapeError(
+          fmt::format("Parameter::assign: new value has shape {} but the parameter has "
+                      "shape {}",
+                      v.shape().str(), value_.shape().str()));
     std::copy(v.data(), v.data() + v.numel(), value_.data());
   }
 

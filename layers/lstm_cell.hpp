@@ -2,7 +2,9 @@
 // forget gate of Gers et al. 2000), in PyTorch's formulation and gate order i, f, g, o:
 //   [i f g o] = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh
 //   c' = σ(f) ∘ c + σ(i) ∘ tanh(g),   h' = σ(o) ∘ tanh(c')
-// Built only from generic ops: its gradient is plain backprop.
+// Built from engine ops (addmm for the step's product, lstm_pointwise for the gate math; both
+// ordinary ops in ops/ with their own backward and gradient check): the cell itself has no
+// gradient code.
 #pragma once
 
 #include <array>

@@ -6,8 +6,10 @@
 namespace rwd {
 
 /// op(a) · op(b) for 2-D a and b, where op transposes when the flag is set. Transposes are
-/// passed to BLAS as flags, never copied. Throws ShapeError unless op(a) is [M, K] and op(b)
-/// is [K, N].
+/// passed to BLAS as flags; the one exception is a leaf (parameter or input) used transposed
+/// by several thin products in one graph round, which is transposed once for the round and
+/// reused (Note [Thin products], ops/linalg.cpp). Throws ShapeError unless op(a) is [M, K] and
+/// op(b) is [K, N].
 template <Scalar T>
 Var<T> matmul(Var<T> a, Var<T> b, bool transpose_a = false, bool transpose_b = false);
 

@@ -62,7 +62,8 @@ Var<T> cross_entropy(Var<T> logits, std::span<const int64_t> targets) {
   if (int64_t(targets.size()) != batch)
     throw ShapeError(fmt::format("cross_entropy: {} targets for a batch of {} (logits {})",
                                  targets.size(), batch, n.shape.str()));
-  if (batch == 0) throw ShapeError("cross_entropy: empty batch (logits [0, C])");
+  if (batch == 0)
+    throw ShapeError(fmt::format("cross_entropy: empty batch (logits {})", n.shape.str()));
   for (size_t r = 0; r < targets.size(); ++r)
     if (targets[r] < 0 || targets[r] >= classes)
       throw IndexError(
