@@ -142,6 +142,20 @@ TEST_CASE("several graphs live at once and do not mix", "[core][graph][errors]")
   CHECK_THROWS_AS(tanh(Var<double>()), GraphError);
   CHECK(g1.size() == 2);  // the failed calls recorded nothing
   CHECK(g2.size() == 2);
+  // Both graphs stay usable after the failed calls: a new op with a parameter on g1 runs
+  // backward, and g2's values are intact and it records and differentiates too.
+  Parameter<double> w(Tensor<double>::from({2}, {3, -2}));
+  auto loss1 = sum(g1.param(w) * c);  // c = [2, 2]
+  CHECK(loss1.item() == 2.0);
+  g1.backward(loss1);
+  CHECK(w.grad()[0] == 2.0);
+  CHECK(w.grad()[1] == 2.0);
+  CHECK(d.value()[1] == 1.0);
+  auto x2 = g2.input(Tensor<double>::from({2}, {1, 4}), true);
+  g2.backward(sum(x2 * x2 + d));
+  CHECK(x2.grad()[1] == 8.0);
+  CHECK(g1.size() == 5);
+  CHECK(g2.size() == 2 + 4);
 }
 
 TEST_CASE("backward errors: non-scalar loss, nothing to differentiate", "[core][graph][errors]") {

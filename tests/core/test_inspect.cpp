@@ -34,6 +34,14 @@ std::set<int> dot_vertices(const std::string& dot) {
   return ids;
 }
 
+// The statistics of op `name`; REQUIREs that it was recorded.
+OpStats find_op(const GraphStats& s, const std::string& name) {
+  for (const OpStats& op : s.ops)
+    if (op.op == name) return op;
+  FAIL("op " << name << " was not recorded");
+  return {};
+}
+
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -108,13 +116,29 @@ TEST_CASE("the longest dependency chain of an unrolled layer grows linearly with
     g.backward(sum(out.output));
     const GraphStats s = graph_stats(g);
     chain.push_back(s.longest_chain);
-    // Per step: one tanh for g, one for c' (2 per step); every node of the step is visited.
-    for (const OpStats& op : s.ops)
-      if (op.op == "tanh") CHECK(op.recorded == 2 * steps);
+    // Per step one fused hidden product (addmm: xp_t + h·W_hhᵀ) and one fused gate update
+    // (lstm_pointwise), plus one addmm projecting all steps' inputs at once; the backward
+    // visits every one of them.
+    INFO("steps: " << steps);
+    CHECK(find_op(s, "lstm_pointwise").recorded == steps);
+    CHECK(find_op(s, "lstm_pointwise").backward_runs == steps);
+    CHECK(find_op(s, "addmm").recorded == steps + 1);
+    CHECK(find_op(s, "addmm").backward_runs == steps + 1);
   }
   CHECK(chain[1] > chain[0]);
   CHECK(chain[2] - chain[1] == chain[1] - chain[0]);
   CHECK(chain[3] - chain[2] == chain[1] - chain[0]);
+
+  // Two layers: the same per layer.
+  LSTM<float> deep(rwd::test::rnn_options(2, 3, 2), gen);
+  Graph<float> g;
+  auto out = deep.forward(g.input(Tensor<float>::normal({5, 2, 2}, 0, 1, gen)));
+  g.backward(sum(out.output));
+  const GraphStats s = graph_stats(g);
+  CHECK(find_op(s, "lstm_pointwise").recorded == 2 * 5);
+  CHECK(find_op(s, "lstm_pointwise").backward_runs == 2 * 5);
+  CHECK(find_op(s, "addmm").recorded == 2 * (5 + 1));
+  CHECK(find_op(s, "addmm").backward_runs == 2 * (5 + 1));
 }
 
 // ---- DOT ----
@@ -141,6 +165,12 @@ TEST_CASE("DOT: one vertex per node, scopes as nested clusters, loss and paramet
   CHECK(count(dot, "doubleoctagon") == 1);                // the loss
   CHECK(count(dot, "label=\"loss: mean") == 1);
   for (const auto& p : params) CHECK(count(dot, "label=\"" + p.name + "\\n") == 1);
+  // Inputs and constants are ellipses: the input x, and per layer the zero initial h and c.
+  CHECK(count(dot, "shape=ellipse") == 1 + 2 * 2);
+  CHECK(count(dot, "label=\"input\\n[3, 2, 3]\", shape=ellipse") == 1);
+  CHECK(count(dot, "label=\"input\\n[2, 4]\", shape=ellipse") == 2 * 2);
+  // None of them needs a gradient (x was given without requires_grad): the grey fill.
+  CHECK(count(dot, R"(shape=ellipse, style=filled, fillcolor="#e9ecef")") == 1 + 2 * 2);
   CHECK(count(dot, "|grad|") > 0);
   // Edges: every input of every node, parallel ones once.
   std::set<std::pair<NodeId, NodeId>> expected;

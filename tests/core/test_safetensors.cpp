@@ -58,9 +58,24 @@ TEST_CASE("safetensors round trip in float and double, with metadata", "[core][s
   std::map<std::string, std::string> meta;
   CHECK(load_safetensors<float>(path, &meta).size() == 3);
   CHECK(meta == std::map<std::string, std::string>{{"format", "pt"}});
-  // F32 data loads into double (and F64 into float).
+  // F32 data loads into double.
   const auto as_double = load_safetensors<double>(path);
   CHECK(as_double.at("a.weight")[5] == 6.0);
+  // F64 data loads into float, rounded to nearest.
+  const std::string path64 = dir + "/f64.safetensors";
+  std::map<std::string, Tensor<double>> doubles;
+  doubles.emplace("x", Tensor<double>::from({3}, {0.1, -2.5, 1e-3}));
+  save_safetensors(path64, doubles);
+  {
+    std::ifstream in(path64, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(text.find(R"("dtype":"F64")") != std::string::npos);  // the file really holds F64
+  }
+  const auto as_float = load_safetensors<float>(path64);
+  REQUIRE(as_float.at("x").shape() == Shape{3});
+  CHECK(as_float.at("x")[0] == static_cast<float>(0.1));
+  CHECK(as_float.at("x")[1] == -2.5f);
+  CHECK(as_float.at("x")[2] == static_cast<float>(1e-3));
   std::filesystem::remove_all(dir);
 }
 
@@ -202,4 +217,32 @@ TEST_CASE("safetensors: every malformed file gets a clear error", "[core][safete
       parse_error(make_file(
           R"({"__metadata__":{"k":3},"w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})", 16)),
       Catch::Contains("__metadata__"));
+}
+
+TEST_CASE("safetensors: a __metadata__ that is not an object is an error naming the file",
+          "[core][safetensors][errors]") {
+  const std::string dir = rwd::test::temp_dir("bad_metadata");
+  const std::string path = dir + "/meta.safetensors";
+  for (const std::string meta : {R"("format pt")", "[1,2]", "null", "7"}) {
+    INFO("__metadata__: " << meta);
+    const std::string header =
+        R"({"__metadata__":)" + meta + R"(,"w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})";
+    CHECK_THAT(parse_error(make_file(header, 16)),
+               Catch::Contains("bad.safetensors") && Catch::Contains("__metadata__"));
+    const auto bytes = make_file(header, 16);
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    }
+    CHECK_THROWS_AS(load_safetensors<float>(path), IoError);
+    CHECK_THROWS_WITH(load_safetensors<float>(path),
+                      Catch::Contains("meta.safetensors") && Catch::Contains("__metadata__"));
+    CHECK_THROWS_WITH(load_safetensors_metadata(path),
+                      Catch::Contains("meta.safetensors") && Catch::Contains("__metadata__"));
+  }
+  // The same tensor with an object for metadata loads.
+  const auto good =
+      make_file(R"({"__metadata__":{},"w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})", 16);
+  CHECK(parse_error(good) == "no error");
+  std::filesystem::remove_all(dir);
 }

@@ -29,27 +29,34 @@ TEMPLATE_TEST_CASE("tensor creation and access", "[core][tensor]", float, double
   CHECK(r4.numel() == 24);
 }
 
-TEST_CASE("random tensors are reproducible from a seed", "[core][tensor][random]") {
+TEMPLATE_TEST_CASE("random tensors are reproducible from a seed", "[core][tensor][random]", float,
+                   double) {
+  using T = TestType;
   Generator a(42);
   Generator b(42);
-  auto u1 = Tensor<double>::uniform({100}, -1, 1, a);
-  auto u2 = Tensor<double>::uniform({100}, -1, 1, b);
+  auto u1 = Tensor<T>::uniform({100}, -1, 1, a);
+  auto u2 = Tensor<T>::uniform({100}, -1, 1, b);
   CHECK(max_abs_diff(u1.view(), u2.view()) == 0.0);
-  double lo = 1;
-  double hi = -1;
+  Generator other(43);
+  CHECK(max_abs_diff(u1.view(), Tensor<T>::uniform({100}, -1, 1, other).view()) > 0.1);
+  T lo = 1;
+  T hi = -1;
   for (int64_t i = 0; i < 100; ++i) {
     lo = std::min(lo, u1[i]);
     hi = std::max(hi, u1[i]);
   }
-  CHECK(lo >= -1);
-  CHECK(hi < 1);
+  CHECK(lo >= T(-1));
+  CHECK(hi < T(1));
+  CHECK(hi - lo > T(1.5));  // spread over the range, not stuck
   Generator c(1);
-  auto n = Tensor<double>::normal({20000}, 2.0, 3.0, c);
+  Generator c2(1);
+  auto n = Tensor<T>::normal({20000}, 2.0, 3.0, c);
+  CHECK(max_abs_diff(n.view(), Tensor<T>::normal({20000}, 2.0, 3.0, c2).view()) == 0.0);
   double mean = 0;
-  for (int64_t i = 0; i < n.numel(); ++i) mean += n[i];
+  for (int64_t i = 0; i < n.numel(); ++i) mean += double(n[i]);
   mean /= double(n.numel());
   double var = 0;
-  for (int64_t i = 0; i < n.numel(); ++i) var += (n[i] - mean) * (n[i] - mean);
+  for (int64_t i = 0; i < n.numel(); ++i) var += (double(n[i]) - mean) * (double(n[i]) - mean);
   var /= double(n.numel());
   CHECK(mean == Approx(2.0).margin(0.1));
   CHECK(std::sqrt(var) == Approx(3.0).margin(0.1));

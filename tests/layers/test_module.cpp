@@ -65,29 +65,45 @@ TEST_CASE("load_state_dict checks names and shapes and loads all or nothing",
   Tagger model(gen);
   Tagger other(gen);
   auto sd = other.state_dict();
-  const Tensor<double> before = model.head.weight().value();
+  const auto before = model.state_dict();
+  // Every entry of the model still holds its value from before; the bad entries are late in
+  // parameter order ("lstm.bias_hh_l1", "head.weight"), so a load that copied as it
+  // validated would have changed the earlier ones.
+  auto unchanged = [&] {
+    const auto now = model.state_dict();
+    REQUIRE(now.size() == before.size());
+    for (const auto& [name, value] : before) {
+      INFO(name);
+      CHECK(max_abs_diff(now.at(name).view(), value.view()) == 0.0);
+    }
+  };
+  REQUIRE(max_abs_diff(before.at("embed.weight").view(), sd.at("embed.weight").view()) > 0.0);
 
   auto missing = sd;
   missing.erase("lstm.bias_hh_l1");
   CHECK_THROWS_AS(model.load_state_dict(missing), ValueError);
   CHECK_THROWS_WITH(model.load_state_dict(missing),
                     Catch::Contains("lstm.bias_hh_l1") && Catch::Contains("missing"));
+  unchanged();
   auto unexpected = sd;
   unexpected.emplace("lstm.weight_ih_l2", Tensor<double>::zeros({12, 6}));
   CHECK_THROWS_WITH(model.load_state_dict(unexpected),
                     Catch::Contains("unexpected") && Catch::Contains("lstm.weight_ih_l2"));
+  unchanged();
   auto misshaped = sd;
   misshaped.at("head.weight") = Tensor<double>::zeros({5, 7});
   CHECK_THROWS_AS(model.load_state_dict(misshaped), ShapeError);
   CHECK_THROWS_WITH(model.load_state_dict(misshaped), Catch::Contains("head.weight") &&
                                                           Catch::Contains("[5, 7]") &&
                                                           Catch::Contains("[5, 6]"));
-  // Nothing was half-loaded.
-  CHECK(max_abs_diff(model.head.weight().value().view(), before.view()) == 0.0);
+  unchanged();
 
   model.load_state_dict(sd);
-  CHECK(max_abs_diff(model.head.weight().value().view(), other.head.weight().value().view()) ==
-        0.0);
+  const auto after = model.state_dict();
+  for (const auto& [name, value] : sd) {
+    INFO(name);
+    CHECK(max_abs_diff(after.at(name).view(), value.view()) == 0.0);
+  }
 }
 
 TEST_CASE("train and eval reach every descendant", "[layers][module]") {

@@ -38,6 +38,20 @@ GRAD_CASE("slice", "split and chunk into gates") {
     return sigmoid(gates[0]) * tanh(gates[2]) + gates[3] - gates[1] + sum(parts[1]) + sum(parts[0]);
   });
 }
+GRAD_CASE("slice", "middle axis of rank 3 (a copy)") {
+  return check({randn({2, 5, 3}, 76)}, [](auto x) { return tanh(slice(x[0], 1, 1, 4)); });
+}
+GRAD_CASE("slice", "split and chunk along axis 1 of rank 3") {
+  return check({randn({2, 5, 3}, 77)}, [](auto x) {
+    const int64_t sizes[] = {2, 3};
+    auto parts = split(x[0], 1, sizes);  // [2, 2, 3] and [2, 3, 3]
+    auto pieces = chunk(x[0], 5, 1);     // five [2, 1, 3]
+    // Each piece weighted differently, so a gradient landing in the wrong place shows.
+    auto y = sum(square(parts[0])) + sum(tanh(parts[1]) * parts[1]);
+    for (size_t k = 0; k < pieces.size(); ++k) y = y + sum(pieces[k]) * double(k + 1);
+    return y + sum(sigmoid(pieces[4]) * pieces[0]);
+  });
+}
 GRAD_CASE("reshape", "flatten and back") {
   return check({randn({2, 3, 2}, 71)}, [](auto x) {
     auto flat = reshape(x[0], {-1});
@@ -83,6 +97,23 @@ TEMPLATE_TEST_CASE("shape ops forward values", "[ops][shape]", float, double) {
   auto parts = chunk(a, 3, 1);
   REQUIRE(parts.size() == 3);
   CHECK(parts[2].value().at({1, 0}) == T(5));
+  // The middle axis of rank 3: x[i, j, k] = 100 i + 10 j + k.
+  Tensor<T> x3({2, 5, 3});
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 5; ++j)
+      for (int64_t k = 0; k < 3; ++k) x3.at({i, j, k}) = T(100 * i + 10 * j + k);
+  auto v3 = g.constant(x3);
+  auto m = slice(v3, 1, 1, 4);
+  REQUIRE(m.shape() == Shape{2, 3, 3});
+  CHECK(m.value().at({1, 2, 1}) == T(131));
+  CHECK(m.value().at({0, 0, 2}) == T(12));
+  const int64_t sizes[] = {2, 3};
+  auto halves = split(v3, 1, sizes);
+  REQUIRE(halves[1].shape() == Shape{2, 3, 3});
+  CHECK(halves[1].value().at({1, 0, 0}) == T(120));
+  auto fifths = chunk(v3, 5, 1);
+  REQUIRE(fifths.size() == 5);
+  CHECK(fifths[3].value().at({1, 0, 2}) == T(132));
 }
 
 TEST_CASE("detach passes values and stops gradients", "[ops][detach]") {
