@@ -422,6 +422,7 @@ void Graph<T>::clear() {
   round_ = next_round();
   scopes_.clear();
   step_outputs_.clear();
+  linked_.clear();
   backward_root_ = kNoNode;
   anomaly_checked_ = 0;
 }

@@ -239,6 +239,16 @@ class Graph {
   }
   [[nodiscard]] std::span<const StepOutput> step_outputs() const { return step_outputs_; }
 
+  /// A graph recorded beside this one and joined into it (ops/side_graph.hpp; with two
+  /// threads, a bidirectional layer's reverse direction), with the scope it was joined in.
+  struct Linked {
+    const Graph* graph;
+    ScopeId scope;
+  };
+  /// Called by side_exit; gradient_flow() reads the step marks of linked graphs too.
+  void link_side_graph(const Graph& side) { linked_.push_back({&side, scopes_.current()}); }
+  [[nodiscard]] std::span<const Linked> linked_graphs() const { return linked_; }
+
   // ---- Anomaly mode (Note [Anomaly mode]) ----
 
   /// Off by default. On, the first op whose forward or backward produces a NaN or Inf throws
@@ -348,6 +358,7 @@ class Graph {
   uint64_t round_;
   ScopeTable scopes_;                     // reset by clear(), keeping its memory
   std::vector<StepOutput> step_outputs_;  // likewise
+  std::vector<Linked> linked_;            // likewise
   NodeId backward_root_ = kNoNode;
   bool anomaly_detection_ = false;
   NodeId anomaly_checked_ = 0;  // values of nodes below this id have been checked

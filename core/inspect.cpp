@@ -137,26 +137,26 @@ std::string GraphStats::table() const {
 
 // ---- Gradient flow ----
 
+namespace {
+
+// The step marks of g, and of the graphs linked into it, as series keyed by (scope path,
+// state); `prefix` is the path of the scope g was joined in ("" for the main graph).
 template <Scalar T>
-GradientFlowReport gradient_flow(const Graph<T>& g,
-                                 std::span<const NamedParameter<std::type_identity_t<T>>> params) {
-  if (g.backward_root() == Graph<T>::kNoNode)
-    throw GraphError(
-        "gradient_flow: no backward() has run on this graph since it was last cleared; the "
-        "report reads the gradients backward leaves");
+void collect_step_norms(const Graph<T>& g, const std::string& prefix, GradientFlowReport& report,
+                        std::map<std::pair<std::string, uint32_t>, size_t>& series_of,
+                        std::vector<std::vector<std::pair<int64_t, double>>>& points) {
   const ScopeTable& scopes = g.scopes();
-  GradientFlowReport report;
-  std::map<std::pair<ScopeId, uint32_t>, size_t> series_of;  // index into report.hidden
-  std::vector<std::vector<std::pair<int64_t, double>>> points;
   for (const StepOutput& mark : g.step_outputs()) {
     // A mark in an indexed scope ("t=3") belongs to the parent's series at t = the index;
     // any other mark is numbered in order within its own scope.
     const bool indexed = scopes.has_index(mark.scope);
     const ScopeId key = indexed ? scopes.parent(mark.scope) : mark.scope;
-    const auto [it, added] = series_of.try_emplace({key, mark.state}, report.hidden.size());
+    std::string path = scopes.path(key);
+    if (!prefix.empty()) path = path.empty() ? prefix : prefix + "/" + path;
+    const auto [it, added] = series_of.try_emplace({path, mark.state}, report.hidden.size());
     if (added) {
       GradientSeries s;
-      s.scope = scopes.path(key);
+      s.scope = path;
       s.state = mark.state;
       s.name = mark.state == 0 ? s.scope : fmt::format("{} state[{}]", s.scope, mark.state);
       report.hidden.push_back(std::move(s));
@@ -168,6 +168,26 @@ GradientFlowReport gradient_flow(const Graph<T>& g,
                                           : std::numeric_limits<double>::quiet_NaN();
     series.emplace_back(indexed ? scopes.index(mark.scope) : int64_t(series.size()), norm);
   }
+  for (const auto& linked : g.linked_graphs()) {
+    std::string at = scopes.path(linked.scope);
+    if (!prefix.empty()) at = at.empty() ? prefix : prefix + "/" + at;
+    collect_step_norms(*linked.graph, at, report, series_of, points);
+  }
+}
+
+}  // namespace
+
+template <Scalar T>
+GradientFlowReport gradient_flow(const Graph<T>& g,
+                                 std::span<const NamedParameter<std::type_identity_t<T>>> params) {
+  if (g.backward_root() == Graph<T>::kNoNode)
+    throw GraphError(
+        "gradient_flow: no backward() has run on this graph since it was last cleared; the "
+        "report reads the gradients backward leaves");
+  GradientFlowReport report;
+  std::map<std::pair<std::string, uint32_t>, size_t> series_of;  // index into report.hidden
+  std::vector<std::vector<std::pair<int64_t, double>>> points;
+  collect_step_norms(g, "", report, series_of, points);
   for (size_t k = 0; k < points.size(); ++k) {
     std::stable_sort(points[k].begin(), points[k].end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -96,6 +96,7 @@ Var<T> side_exit(Var<T> entry, SideLink<T>* link) {
   attrs.ptr = link;
   auto [y, out] = g.record(kSideExit<T>, {entry}, s.shape, attrs);
   std::memcpy(out, s.value, size_t(s.shape.numel()) * sizeof(T));
+  g.link_side_graph(*link->side);
   return y;
 }
 

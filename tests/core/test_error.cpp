@@ -25,10 +25,10 @@ TEST_CASE("every rewind error is caught as rwd::Error", "[core][errors]") {
   CHECK_THROWS_AS(matmul(a, b), Error);
   CHECK_THROWS_WITH(matmul(a, b), Catch::Contains("matmul"));
   // One throw of each kind, through the base class.
-  CHECK_THROWS_AS(Tensor<double>::zeros({2}).at({2}), Error);                // IndexError
+  CHECK_THROWS_AS(Tensor<double>::zeros({2}).at({2}), Error);  // IndexError
   Generator gen(1);
-  CHECK_THROWS_AS(Tensor<double>::normal({2}, 0, -1, gen), Error);          // ValueError
-  CHECK_THROWS_AS(tanh(Var<double>()), Error);                              // GraphError
+  CHECK_THROWS_AS(Tensor<double>::normal({2}, 0, -1, gen), Error);                 // ValueError
+  CHECK_THROWS_AS(tanh(Var<double>()), Error);                                     // GraphError
   CHECK_THROWS_AS(load_safetensors<double>("/nonexistent/x.safetensors"), Error);  // IoError
   g.set_anomaly_detection(true);
   auto negative = g.constant(Tensor<double>::from({1}, {-1}));

@@ -2,6 +2,9 @@
 // side graph, on the layer's worker thread (Note [Parallel directions]). The results must be
 // the same as with one thread (gradients summed in another order: to the last bits), and
 // gradient-checked.
+#include <algorithm>
+#include <cmath>
+
 #include "alloc_counter.hpp"
 #include "layers/layer_support.hpp"
 
@@ -119,4 +122,42 @@ TEST_CASE("two threads: an anomaly in the reverse direction reaches the caller",
   auto out = rnn.forward(g.input(Tensor<double>::ones({4, 1, 3})));
   g.backward(sum(out.output));
   CHECK(rnn.cell(0, 1).weight_hh().grad()[0] != 0.0);
+}
+
+TEST_CASE("two threads: the gradient-flow report includes the reverse direction's steps",
+          "[layers][threads][inspect]") {
+  Generator gen(7);
+  LSTM<double> layer(opts(2), gen);
+  std::array<GradientFlowReport, 2> reports;
+  for (int threads : {1, 2}) {
+    Threads guard(threads);
+    Graph<double> g;
+    auto s = g.scope("encoder");
+    auto out = layer.forward(g.input(randn({5, 2, 3}, 8)));
+    layer.zero_grad();
+    g.backward(sum(square(out.output)));
+    reports[size_t(threads - 1)] = gradient_flow(g, layer.named_parameters());
+  }
+  const GradientFlowReport& one = reports[0];
+  const GradientFlowReport& two = reports[1];
+  // 2 layers × 2 directions × (h, c): the same series, under the same names, either way.
+  REQUIRE(one.hidden.size() == 8);
+  REQUIRE(two.hidden.size() == one.hidden.size());
+  for (const GradientSeries& a : one.hidden) {
+    INFO(a.name);
+    auto b = std::find_if(two.hidden.begin(), two.hidden.end(),
+                          [&](const GradientSeries& s) { return s.name == a.name; });
+    REQUIRE(b != two.hidden.end());
+    CHECK(b->steps == a.steps);
+    REQUIRE(b->norms.size() == a.norms.size());
+    for (size_t t = 0; t < a.norms.size(); ++t) {
+      INFO("t = " << t);
+      if (std::isnan(a.norms[t]))  // no gradient reached it; on the side graph, the final
+        CHECK((std::isnan(b->norms[t]) || b->norms[t] == 0.0));  // state gets a zero one
+      else
+        CHECK(b->norms[t] == Approx(a.norms[t]).epsilon(1e-12));
+    }
+  }
+  CHECK(std::any_of(two.hidden.begin(), two.hidden.end(),
+                    [](const GradientSeries& s) { return s.name == "encoder/lstm.l1.rev"; }));
 }
