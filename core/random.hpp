@@ -3,6 +3,8 @@
 // std::normal_distribution, so tests and examples are reproducible.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace rwd {
@@ -17,8 +19,12 @@ class Generator {
   uint64_t next_u64();
   /// Uniform in [0, 1), 53 random bits.
   double uniform();
-  /// Uniform in [lo, hi).
-  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  /// Uniform in [lo, hi) (lo when lo == hi). lo + (hi − lo)·u can round up to hi; such a
+  /// draw is moved to the largest double below hi.
+  double uniform(double lo, double hi) {
+    const double v = lo + (hi - lo) * uniform();
+    return v < hi || !(lo < hi) ? v : std::max(lo, std::nextafter(hi, lo));
+  }
   /// Standard normal (Box-Muller; the second value of each pair is kept for the next call).
   double normal();
   double normal(double mean, double stddev) { return mean + stddev * normal(); }

@@ -123,7 +123,12 @@ Tensor<T> Tensor<T>::uniform(Shape shape, double lo, double hi, Generator& gen) 
   if (!(lo <= hi))
     throw ValueError(fmt::format("Tensor::uniform: lo = {} must not exceed hi = {}", lo, hi));
   Tensor t(shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = T(gen.uniform(lo, hi));
+  // Narrowing to float can round a draw up to hi: keep [lo, hi) in T too.
+  const T top = T(hi) > T(lo) ? std::nextafter(T(hi), T(lo)) : T(lo);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const T v = T(gen.uniform(lo, hi));
+    t[i] = v < T(hi) || !(T(lo) < T(hi)) ? v : top;
+  }
   return t;
 }
 

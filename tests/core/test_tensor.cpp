@@ -89,3 +89,20 @@ TEST_CASE("fmt prints dtype, shape and values, eliding large tensors", "[core][t
   CHECK(b.find("7]]") != std::string::npos);
   CHECK(fmt::format("{}", Shape{4, 5}) == "[4, 5]");
 }
+
+TEMPLATE_TEST_CASE("uniform never returns hi, even where rounding would give it",
+                   "[core][tensor][random]", float, double) {
+  using T = TestType;
+  // [1, next T after 1): half of the draws lo + (hi - lo)·u round up to hi, in double or when
+  // narrowed to float; every draw must be 1.
+  const T hi = std::nextafter(T(1), T(2));
+  Generator gen(5);
+  auto u = Tensor<T>::uniform({1000}, 1, double(hi), gen);
+  for (int64_t i = 0; i < u.numel(); ++i) {
+    INFO("draw " << i);
+    REQUIRE(u[i] == T(1));
+  }
+  Generator g2(6);
+  for (int i = 0; i < 1000; ++i) REQUIRE(g2.uniform(1.0, std::nextafter(1.0, 2.0)) == 1.0);
+  CHECK(g2.uniform(3.0, 3.0) == 3.0);
+}
