@@ -15,6 +15,11 @@ packages=(
 if [[ "${REWIND_WITH_TORCH:-0}" == "1" ]]; then
   packages+=(libtorch-dev python3-torch)
 fi
+# Only PyTorch for Python, for the test that PyTorch loads what rewind writes (the test
+# command sets this):  REWIND_WITH_PYTORCH=1 bash scripts/install-deps.sh
+if [[ "${REWIND_WITH_PYTORCH:-0}" == "1" ]]; then
+  packages+=(python3-torch)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
-bash scripts/install-deps.sh
+# python3-torch: the interop test that loads a rewind checkpoint into torch.nn.LSTM.
+REWIND_WITH_PYTORCH=1 bash scripts/install-deps.sh
 
 echo "== clang-format check"
 bash scripts/check-format.sh
