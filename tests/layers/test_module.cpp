@@ -159,3 +159,27 @@ TEST_CASE("Linear gradcheck through the module", "[layers][linear][grad]") {
   INFO(r.summary());
   CHECK(r.passed);
 }
+
+TEMPLATE_TEST_CASE("recurrent layers start uniform in (-1/sqrt(H), 1/sqrt(H)), as PyTorch's",
+                   "[layers][module]", LSTM<double>, GRU<double>, RNN<double>) {
+  Generator gen(8);
+  RecurrentOptions o;
+  o.input_size = 5;
+  o.hidden_size = 16;  // bound 0.25
+  o.num_layers = 2;
+  o.bidirectional = true;
+  TestType layer(o, gen);
+  for (const auto& np : layer.named_parameters()) {
+    INFO(np.name);
+    const auto v = np.param->value();
+    double lo = 1;
+    double hi = -1;
+    for (int64_t i = 0; i < v.numel(); ++i) {
+      lo = std::min(lo, double(v[i]));
+      hi = std::max(hi, double(v[i]));
+    }
+    CHECK(lo >= -0.25);
+    CHECK(hi <= 0.25);
+    CHECK(hi - lo > 0.25);  // spread over the range (a bias has 16·G values)
+  }
+}
