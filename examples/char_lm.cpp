@@ -10,7 +10,8 @@
 //   char_lm --quick                         # tiny settings: the smoke test
 //
 // Exit status 0 when the loss went down (on --resume: when the restored model starts far
-// below an untrained model's loss, and ends no higher).
+// below an untrained model's loss, and ends no higher); 2 on bad input, including a --resume
+// whose checkpoint is already at or past --steps.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -263,6 +264,15 @@ int main(int argc, char** argv) {
       start = std::stoll(meta.at("step"));
     } catch (const std::exception& e) {  // rwd::IoError, or metadata that is not ours
       fmt::print(stderr, "cannot resume from '{}': {}\n", resume, e.what());
+      return 2;
+    }
+    // --steps is the step to train until, not a number of further steps: at or below the
+    // checkpoint's there is nothing to train (and nothing to check the resumed model with).
+    if (s.steps <= start) {
+      fmt::print(stderr,
+                 "nothing to train: '{}' was saved at step {} and --steps {} is not beyond it "
+                 "(--steps is the step to train until; pass more than {})\n",
+                 resume, start, s.steps, start);
       return 2;
     }
   }

@@ -69,6 +69,30 @@ class Args {
     return out;
   }
 
+  /// A comma-separated list of names, each one of `allowed`: `--models lstm,gru`. Names are
+  /// matched whole (no prefixes or substrings).
+  std::vector<std::string> names(const std::string& name, const std::vector<std::string>& fallback,
+                                 const std::vector<std::string>& allowed, const std::string& help) {
+    help_.push_back(fmt::format("  --{:<22} {}, of {} (default: {})", name + " A,B,...", help,
+                                fmt::join(allowed, ","), fmt::join(fallback, ",")));
+    const auto v = find(name);
+    if (!v) return fallback;
+    std::vector<std::string> out;
+    std::string_view rest(*v);
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      const std::string item(rest.substr(0, comma));
+      bool known = false;
+      for (const std::string& a : allowed) known = known || item == a;
+      if (!known)
+        fail(fmt::format("--{}: '{}' is not one of {}", name, item, fmt::join(allowed, ", ")));
+      out.push_back(item);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    if (out.empty()) fail(fmt::format("--{} needs at least one value", name));
+    return out;
+  }
+
   /// Call after declaring every option: prints the help and exits on --help, exits with an
   /// error on an option that was not declared.
   void done() {
