@@ -322,24 +322,20 @@ int main(int argc, char** argv) try {
   if (!csv || !svg) throw IoError(fmt::format("gradient_flow: cannot write {}", csv_path));
   fmt::print("\nwrote {} and {}\n", csv_path, svg_path);
 
-  // Exit status for the smoke test: the RNN passes back a far smaller share of the gradient
-  // than the gated layers do (the vanishing-gradient problem), at initialisation by more than
-  // 1000x and after training by more than 10x, and the gated layers learn the long-range task.
-  // Measured at the defaults over seeds 1-30 and 2024: the margin at initialisation was at
-  // least 1e6 every time; after training it was under 10x for seeds 11, 15 and 2024, runs in
-  // which the RNN had partly learned the task (accuracy 0.57-0.80) and so kept its gradient.
-  // Which runs those are shifts with rounding (with the hand-written Adam this example used
-  // before, seed 2 failed and 2024 passed), hence the default seed 1.
+  // Exit status for the smoke test: at initialisation the RNN passes back a far smaller
+  // share of the gradient than the gated layers do (the vanishing-gradient problem; by more
+  // than 1000x), and the gated layers learn the long-range task. Measured at the defaults over
+  // seeds 1-30 and 2024, the margin at initialisation was at least 1e6 every time. After
+  // training it is printed but not checked: in a few runs (seeds 11, 15, 2024) the RNN partly
+  // learns the task and keeps more of its gradient, and which runs those are shifts with
+  // rounding, so such a check would pass or fail with the CPU's BLAS kernel.
   const Result& rnn = results[0];
   const Result& lstm = results[1];
   const Result& gru = results[2];
   auto far_below = [](const std::vector<double>& a, const std::vector<double>& b, double f) {
     return Result::ratio(a) < f * Result::ratio(b);
   };
-  const bool vanishes =
-      far_below(rnn.init, lstm.init, 1e-3) && far_below(rnn.init, gru.init, 1e-3) &&
-      (args.iters == 0 ||
-       (far_below(rnn.trained, lstm.trained, 0.1) && far_below(rnn.trained, gru.trained, 0.1)));
+  const bool vanishes = far_below(rnn.init, lstm.init, 1e-3) && far_below(rnn.init, gru.init, 1e-3);
   const bool learned = args.iters == 0 || (lstm.last_loss < 0.9f * lstm.first_loss &&
                                            gru.last_loss < 0.9f * gru.first_loss);
   if (!vanishes) fmt::print(stderr, "gradient_flow: the RNN's gradient did not vanish faster\n");
