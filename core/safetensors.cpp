@@ -335,6 +335,14 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     ::unlink(tmpl.c_str());
     throw IoError(fmt::format("'{}': rename from '{}' failed: {}", path, tmpl, std::strerror(err)));
   }
+  // The rename is atomic; syncing the directory makes it durable across a power cut too. The
+  // new file is complete either way, so a directory that cannot be synced (some file systems
+  // refuse) is not an error.
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    static_cast<void>(::fsync(dir_fd));
+    ::close(dir_fd);
+  }
 }
 
 template std::map<std::string, Tensor<float>> load_safetensors<float>(
