@@ -313,6 +313,9 @@ int main(int argc, char** argv) {
   Tensor<float> c = h;
   std::vector<int64_t> carry(size_t(s.batch), corpus.id('\n'));
   std::vector<int64_t> inputs, targets;
+  // A resumed run reads on where the saved one stopped: the streams are replayed up to its
+  // step (cheap: characters only). The LSTM state it carried starts again from zeros.
+  for (int64_t step = 1; step <= start; ++step) corpus.chunk(s.bptt, carry, inputs, targets);
   Graph<float> g;
   double first_loss = 0, recent_loss = 0;
   const int64_t window = std::max<int64_t>(1, (s.steps - start) / 10);
