@@ -136,10 +136,20 @@ class Recurrent : public Module<typename Cell::Scalar> {
   std::array<std::vector<Var<T>>, 2> step_outputs_;  // one per direction (two threads)
   std::array<std::vector<Var<T>>, kStateSize> finals_;
   // Note [Parallel directions]: the worker and the side graphs it records on, reused.
+  // Side graphs are kept per calling graph, so that running the layer on a second graph does
+  // not overwrite what the first one still has to differentiate. At most kMaxSidePools
+  // calling graphs are remembered; past that the least recently used pool is taken over (and
+  // a backward through it is refused: SideLink::side_round).
+  struct SidePool {
+    const Graph<T>* owner = nullptr;
+    uint64_t round = 0;  // the owner's round the pool was last used in
+    size_t next = 0;     // the next side graph to hand out in that round
+    std::vector<std::unique_ptr<Graph<T>>> graphs;
+  };
+  static constexpr size_t kMaxSidePools = 4;
   std::unique_ptr<Worker> worker_;
-  std::vector<std::unique_ptr<Graph<T>>> side_graphs_;
-  uint64_t side_round_ = 0;
-  size_t side_next_ = 0;
+  std::vector<SidePool> side_pools_;
+  Graph<T>& next_side_graph(const Graph<T>& g);
 };
 
 // ---- Implementation ----
@@ -295,6 +305,30 @@ struct Recurrent<Cell>::ReverseJob {
 };
 
 template <RecurrentCell Cell>
+Graph<typename Cell::Scalar>& Recurrent<Cell>::next_side_graph(const Graph<T>& g) {
+  SidePool* pool = nullptr;
+  for (SidePool& p : side_pools_)
+    if (p.owner == &g) pool = &p;
+  if (pool == nullptr) {
+    if (side_pools_.size() < kMaxSidePools) {
+      pool = &side_pools_.emplace_back();
+    } else {  // take over the least recently used (round ids grow over all graphs)
+      pool = &*std::min_element(
+          side_pools_.begin(), side_pools_.end(),
+          [](const SidePool& a, const SidePool& b) { return a.round < b.round; });
+    }
+    pool->owner = &g;
+    pool->round = 0;
+  }
+  if (pool->round != g.round()) {  // a new round of the calling graph: reuse from the start
+    pool->round = g.round();
+    pool->next = 0;
+  }
+  if (pool->next == pool->graphs.size()) pool->graphs.push_back(std::make_unique<Graph<T>>());
+  return *pool->graphs[pool->next++];
+}
+
+template <RecurrentCell Cell>
 void Recurrent<Cell>::record_reverse(void* arg) {
   auto* job = static_cast<ReverseJob*>(arg);
   Graph<T>& side = *job->side;
@@ -348,10 +382,6 @@ typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const St
   Var<T> x = options_.batch_first ? transpose(input, 0, 1) : input;    // [T, B, I]
   Var<T> layer_in = reshape(x, {steps * batch, options_.input_size});  // [T·B, I]
   for (auto& f : finals_) f.assign(size_t(layers * d_count), Var<T>());
-  if (parallel && g.round() != side_round_) {  // side graphs are reused round after round
-    side_round_ = g.round();
-    side_next_ = 0;
-  }
 
   for (int64_t l = 0; l < layers; ++l) {
     std::array<Var<T>, 2> dir_out;
@@ -364,8 +394,7 @@ typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const St
         }
     if (parallel) {
       if (!worker_) worker_ = std::make_unique<Worker>();
-      if (side_next_ == side_graphs_.size()) side_graphs_.push_back(std::make_unique<Graph<T>>());
-      Graph<T>& side = *side_graphs_[side_next_++];
+      Graph<T>& side = next_side_graph(g);
       auto* link = g.template allocate<SideLink<T>>(1);
       *link = SideLink<T>{};
       link->side = &side;

@@ -37,6 +37,13 @@ void run_side_backward(void* arg) {
 template <Scalar T>
 void side_exit_backward(const Backward<T>& b) {
   auto* link = const_cast<SideLink<T>*>(static_cast<const SideLink<T>*>(b.attrs().ptr));
+  if (link->side->round() != link->side_round)
+    throw GraphError(fmt::format(
+        "side_exit: the side graph this value (shape {}) was computed on has been recorded "
+        "again since: the layer that made it ran on too many other graphs in between (a "
+        "bidirectional layer with two threads keeps the side graphs of its 4 most recently "
+        "used graphs); run backward sooner, or with one thread",
+        b.shape().str()));
   auto* job = b.graph().template allocate<BackwardJob<T>>(1);
   *job = BackwardJob<T>{link, b.dy(), b.shape()};
   (void)b.dx(0);  // reach the entry node, whose backward waits for the worker
@@ -97,6 +104,7 @@ Var<T> side_exit(Var<T> entry, SideLink<T>* link) {
   auto [y, out] = g.record(kSideExit<T>, {entry}, s.shape, attrs);
   std::memcpy(out, s.value, size_t(s.shape.numel()) * sizeof(T));
   g.link_side_graph(*link->side);
+  link->side_round = link->side->round();  // backward checks the side was not recorded again
   return y;
 }
 

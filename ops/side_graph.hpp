@@ -21,7 +21,8 @@ struct SideLink {
   NodeId side_output = 0;  // node of the side graph whose value the main graph receives
   NodeId side_inputs[kMaxInputs] = {};  // side nodes standing for the main inputs, in order
   uint32_t num_inputs = 0;
-  bool launched = false;  // the side backward has been started
+  bool launched = false;    // the side backward has been started
+  uint64_t side_round = 0;  // the side graph's round at side_exit (set there)
 };
 
 /// Records where the side computation starts: `inputs` are the main-graph values the side

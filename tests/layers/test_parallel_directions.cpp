@@ -161,3 +161,57 @@ TEST_CASE("two threads: the gradient-flow report includes the reverse direction'
   CHECK(std::any_of(two.hidden.begin(), two.hidden.end(),
                     [](const GradientSeries& s) { return s.name == "encoder/lstm.l1.rev"; }));
 }
+
+TEST_CASE("two threads: a layer run on a second graph before the first one's backward",
+          "[layers][threads]") {
+  // g1 records the layer, then g2 records it too (say, a validation batch) before g1's
+  // backward: g1's reverse direction must still be the one it recorded.
+  Generator gen(9);
+  LSTM<double> layer(opts(1), gen);
+  auto grads = [&](int threads, bool interleave) {
+    Threads guard(threads);
+    layer.zero_grad();
+    Graph<double> g1;
+    Graph<double> g2;
+    auto out1 = layer.forward(g1.input(randn({5, 2, 3}, 10)));
+    if (interleave) {
+      auto out2 = layer.forward(g2.input(randn({4, 2, 3}, 11)));
+      CHECK(out2.output.shape() == Shape{4, 2, 4});
+    }
+    g1.backward(sum(square(out1.output)));
+    std::vector<Tensor<double>> r;
+    for (const auto& np : layer.named_parameters()) r.push_back(np.param->grad());
+    return r;
+  };
+  const auto reference = grads(1, false);
+  const auto two = grads(2, true);
+  REQUIRE(two.size() == reference.size());
+  for (size_t i = 0; i < two.size(); ++i) {
+    INFO("parameter " << i);
+    CHECK(max_abs_diff(reference[i].view(), two[i].view()) < 1e-12);
+  }
+}
+
+TEST_CASE("two threads: a side graph taken over by later graphs is refused, not misused",
+          "[layers][threads][errors]") {
+  Threads guard(2);
+  Generator gen(12);
+  LSTM<double> layer(opts(1), gen);
+  Graph<double> first;
+  auto out = layer.forward(first.input(randn({5, 2, 3}, 13)));
+  std::array<Graph<double>, 4> others;  // the layer keeps 4 graphs' side graphs
+  for (Graph<double>& g : others) layer.forward(g.input(randn({5, 2, 3}, 14)));
+  try {
+    first.backward(sum(square(out.output)));
+    FAIL("backward through a side graph recorded again did not throw");
+  } catch (const GraphError& e) {
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("recorded again") &&
+                             Catch::Matchers::Contains("side_exit"));
+  }
+  // The layer and a fresh graph work afterwards.
+  Graph<double> fresh;
+  auto again = layer.forward(fresh.input(randn({5, 2, 3}, 13)));
+  layer.zero_grad();
+  fresh.backward(sum(square(again.output)));
+  CHECK(layer.named_parameters().front().param->grad().numel() > 0);
+}
