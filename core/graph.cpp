@@ -282,6 +282,15 @@ void Graph<T>::start_backward(Var<T> output) {
         "a gradient",
         l.op->name, l.shape.str()));
   if (anomaly_detection_) check_forward_anomalies();
+  // Before any gradient flows: a side graph recorded again since would get half the way.
+  for (size_t k = 0; k < linked_.size(); ++k)
+    if (linked_[k].graph->round() != linked_[k].round)
+      throw GraphError(fmt::format(
+          "backward: side graph {} of this graph (a bidirectional layer's reverse direction, "
+          "recorded on two threads) has been recorded again since, for another graph; nothing "
+          "was changed. A layer keeps the side graphs of its 4 most recently used graphs: run "
+          "backward sooner, or with one thread",
+          k));
   backward_root_ = output.id_;
   // Gradients of graph-owned values start afresh in every pass (Note [Gradient accumulation]).
   for (NodeId id : grad_nodes_) nodes_[id].grad = nullptr;

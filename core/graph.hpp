@@ -244,9 +244,13 @@ class Graph {
   struct Linked {
     const Graph* graph;
     ScopeId scope;
+    uint64_t round;  // the side graph's round when linked: it must not have been cleared since
   };
-  /// Called by side_exit; gradient_flow() reads the step marks of linked graphs too.
-  void link_side_graph(const Graph& side) { linked_.push_back({&side, scopes_.current()}); }
+  /// Called by side_exit; gradient_flow() reads the step marks of linked graphs too, and
+  /// backward() refuses to start when one of them has been cleared (re-recorded) since.
+  void link_side_graph(const Graph& side) {
+    linked_.push_back({&side, scopes_.current(), side.round()});
+  }
   [[nodiscard]] std::span<const Linked> linked_graphs() const { return linked_; }
 
   // ---- Anomaly mode (Note [Anomaly mode]) ----

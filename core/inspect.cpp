@@ -169,6 +169,10 @@ void collect_step_norms(const Graph<T>& g, const std::string& prefix, GradientFl
     series.emplace_back(indexed ? scopes.index(mark.scope) : int64_t(series.size()), norm);
   }
   for (const auto& linked : g.linked_graphs()) {
+    if (linked.graph->round() != linked.round)
+      throw GraphError(
+          "gradient_flow: a side graph of this graph (a bidirectional layer's reverse "
+          "direction, on two threads) has been recorded again since, for another graph");
     std::string at = scopes.path(linked.scope);
     if (!prefix.empty()) at = at.empty() ? prefix : prefix + "/" + at;
     collect_step_norms(*linked.graph, at, report, series_of, points);

@@ -142,13 +142,15 @@ class Recurrent : public Module<typename Cell::Scalar> {
   // a backward through it is refused: SideLink::side_round).
   struct SidePool {
     const Graph<T>* owner = nullptr;
-    uint64_t round = 0;  // the owner's round the pool was last used in
-    size_t next = 0;     // the next side graph to hand out in that round
+    uint64_t round = 0;     // the owner's round the pool was last used in
+    uint64_t last_use = 0;  // when (side_uses_) it was last used: the least recent goes first
+    size_t next = 0;        // the next side graph to hand out in that round
     std::vector<std::unique_ptr<Graph<T>>> graphs;
   };
   static constexpr size_t kMaxSidePools = 4;
   std::unique_ptr<Worker> worker_;
   std::vector<SidePool> side_pools_;
+  uint64_t side_uses_ = 0;
   Graph<T>& next_side_graph(const Graph<T>& g);
 };
 
@@ -312,14 +314,15 @@ Graph<typename Cell::Scalar>& Recurrent<Cell>::next_side_graph(const Graph<T>& g
   if (pool == nullptr) {
     if (side_pools_.size() < kMaxSidePools) {
       pool = &side_pools_.emplace_back();
-    } else {  // take over the least recently used (round ids grow over all graphs)
+    } else {  // take over the least recently used
       pool = &*std::min_element(
           side_pools_.begin(), side_pools_.end(),
-          [](const SidePool& a, const SidePool& b) { return a.round < b.round; });
+          [](const SidePool& a, const SidePool& b) { return a.last_use < b.last_use; });
     }
     pool->owner = &g;
     pool->round = 0;
   }
+  pool->last_use = ++side_uses_;
   if (pool->round != g.round()) {  // a new round of the calling graph: reuse from the start
     pool->round = g.round();
     pool->next = 0;
