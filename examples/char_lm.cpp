@@ -251,6 +251,7 @@ int main(int argc, char** argv) {
 
   // A resumed run takes the model's sizes and its step from the checkpoint's metadata.
   int64_t start = 0;
+  bool same_data = false;  // the saved run read the same streams: continue them
   if (!resume.empty()) {
     try {
       const auto meta = load_safetensors_metadata(resume);
@@ -262,6 +263,13 @@ int main(int argc, char** argv) {
       s.embed = std::stoll(meta.at("embed"));
       s.layers = std::stoll(meta.at("layers"));
       start = std::stoll(meta.at("step"));
+      const std::string data = fmt::format("{} {} {}", s.batch, s.bptt, s.seed);
+      same_data = meta.count("data") != 0 && meta.at("data") == data;
+      if (!same_data)
+        fmt::print(
+            "note: '{}' was trained with other --batch/--bptt/--seed ({} here); the "
+            "data streams start again from the beginning\n",
+            resume, data);
     } catch (const std::exception& e) {  // rwd::IoError, or metadata that is not ours
       fmt::print(stderr, "cannot resume from '{}': {}\n", resume, e.what());
       return 2;
@@ -302,7 +310,8 @@ int main(int argc, char** argv) {
                      {"vocab", hex(corpus.vocab())},
                      {"hidden", std::to_string(s.hidden)},
                      {"embed", std::to_string(s.embed)},
-                     {"layers", std::to_string(s.layers)}});
+                     {"layers", std::to_string(s.layers)},
+                     {"data", fmt::format("{} {} {}", s.batch, s.bptt, s.seed)}});
   };
 
   // Training: each step continues every stream where the last one stopped; the LSTM state
@@ -314,8 +323,10 @@ int main(int argc, char** argv) {
   std::vector<int64_t> carry(size_t(s.batch), corpus.id('\n'));
   std::vector<int64_t> inputs, targets;
   // A resumed run reads on where the saved one stopped: the streams are replayed up to its
-  // step (cheap: characters only). The LSTM state it carried starts again from zeros.
-  for (int64_t step = 1; step <= start; ++step) corpus.chunk(s.bptt, carry, inputs, targets);
+  // step (cheap: characters only), when it read them with the same batch, bptt and seed. The
+  // LSTM state it carried starts again from zeros.
+  if (same_data)
+    for (int64_t step = 1; step <= start; ++step) corpus.chunk(s.bptt, carry, inputs, targets);
   Graph<float> g;
   double first_loss = 0, recent_loss = 0;
   const int64_t window = std::max<int64_t>(1, (s.steps - start) / 10);
