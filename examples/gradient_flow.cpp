@@ -26,6 +26,8 @@
 
 #include <rewind/rewind.hpp>
 
+#include "cli.hpp"
+
 using namespace rwd;
 
 namespace {
@@ -40,28 +42,20 @@ struct Args {
 };
 
 Args parse(int argc, char** argv) {
+  examples::Args cli(argc, argv,
+                     "Gradient flow through time: a vanilla RNN, an LSTM and a GRU on a task that "
+                     "depends on the first inputs of a long sequence.");
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) throw ValueError(fmt::format("gradient_flow: {} needs a value", flag));
-    const std::string value = argv[++i];
-    if (flag == "--steps")
-      a.steps = std::stoll(value);
-    else if (flag == "--hidden")
-      a.hidden = std::stoll(value);
-    else if (flag == "--iters")
-      a.iters = std::stoi(value);
-    else if (flag == "--seed")
-      a.seed = std::stoull(value);
-    else if (flag == "--gate-bias")
-      a.gate_bias = std::stof(value);
-    else if (flag == "--out")
-      a.out = value;
-    else
-      throw ValueError(fmt::format("gradient_flow: unknown flag {}", flag));
-  }
+  a.steps = cli.integer("steps", a.steps, "sequence length T");
+  a.hidden = cli.integer("hidden", a.hidden, "hidden size");
+  a.iters = int(cli.integer("iters", a.iters, "training batches"));
+  a.seed = uint64_t(cli.integer("seed", int64_t(a.seed), "random seed"));
+  a.gate_bias = float(cli.real("gate-bias", a.gate_bias, "initial LSTM forget / GRU update bias"));
+  a.out = cli.text("out", a.out, "path prefix of the CSV and SVG");
+  cli.done();
   if (a.steps < 4 || a.hidden < 1 || a.iters < 0)
-    throw ValueError("gradient_flow: needs --steps >= 4, --hidden >= 1, --iters >= 0");
+    throw ValueError(fmt::format("needs --steps >= 4, --hidden >= 1, --iters >= 0 (got {}, {}, {})",
+                                 a.steps, a.hidden, a.iters));
   return a;
 }
 

@@ -18,6 +18,8 @@
 
 #include <rewind/rewind.hpp>
 
+#include "cli.hpp"
+
 using namespace rwd;
 
 namespace {
@@ -29,21 +31,14 @@ struct Args {
 };
 
 Args parse(int argc, char** argv) {
+  examples::Args cli(argc, argv,
+                     "The graph of a small LSTM: DOT, picture, statistics, gradient flow.");
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) throw ValueError(fmt::format("inspect_graph: {} needs a value", flag));
-    const std::string value = argv[++i];
-    if (flag == "--steps")
-      a.steps = std::stoll(value);
-    else if (flag == "--collapse")
-      a.collapse = std::stoll(value);
-    else if (flag == "--out")
-      a.out = value;
-    else
-      throw ValueError(fmt::format("inspect_graph: unknown flag {}", flag));
-  }
-  if (a.steps < 1) throw ValueError("inspect_graph: --steps must be at least 1");
+  a.steps = cli.integer("steps", a.steps, "sequence length");
+  a.collapse = cli.integer("collapse", a.collapse, "draw only the first and last K steps in full");
+  a.out = cli.text("out", a.out, "path prefix of the files");
+  cli.done();
+  if (a.steps < 1) throw ValueError(fmt::format("--steps must be at least 1 (got {})", a.steps));
   return a;
 }
 
