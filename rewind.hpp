@@ -26,6 +26,5 @@
 #include "rewind/ops/registry.hpp"
 #include "rewind/ops/rnn.hpp"
 #include "rewind/ops/shape.hpp"
-#include "rewind/ops/side_graph.hpp"
 #include "rewind/ops/unary.hpp"
 #include "rewind/optim/optim.hpp"

@@ -33,7 +33,7 @@ Worker::~Worker() {
   thread_.join();
 }
 
-void Worker::start(void (*fn)(void*), void* arg) {
+void Worker::start_raw(void (*fn)(void*), void* arg) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (pending_ || running_) throw GraphError("Worker::start: the previous job is still running");
@@ -53,11 +53,6 @@ void Worker::wait() {
     error_ = nullptr;
     std::rethrow_exception(e);
   }
-}
-
-bool Worker::busy() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return pending_ || running_;
 }
 
 void Worker::loop() {

@@ -22,15 +22,18 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
   ~Worker();
 
-  /// Runs fn(arg) on the worker thread and returns at once. The previous job must be
-  /// finished (wait()).
-  void start(void (*fn)(void*), void* arg);
+  /// Runs job() on the worker thread and returns at once; `job` must stay alive until
+  /// wait() returns. The previous job must be finished (wait()).
+  template <class Job>
+  void start(Job& job) {
+    start_raw([](void* j) { (*static_cast<Job*>(j))(); }, &job);
+  }
   /// Blocks until the current job is done and rethrows its exception, if any. Returns at
   /// once when no job is running.
   void wait();
-  [[nodiscard]] bool busy() const;
 
  private:
+  void start_raw(void (*fn)(void*), void* arg);
   void loop();
 
   mutable std::mutex mutex_;

@@ -132,6 +132,22 @@ void Module<T>::load_state_dict(const std::map<std::string, Tensor<T>>& state) {
   for (const auto& [name, p] : params) p->assign(state.at(name).view());
 }
 
+template <Scalar T>
+Parameter<T>* first_trainable_parameter(Module<T>& m) {
+  struct FirstTrainable final : ModuleVisitor<T> {
+    Parameter<T>* found = nullptr;
+    void parameter(const std::string&, Parameter<T>& p) override {
+      if (found == nullptr && p.requires_grad()) found = &p;
+    }
+    void module(const std::string&, Module<T>& child) override { child.visit(*this); }
+    void flattened(const std::string&, Module<T>& child) override { child.visit(*this); }
+  } first;
+  m.visit(first);
+  return first.found;
+}
+template Parameter<float>* first_trainable_parameter(Module<float>&);
+template Parameter<double>* first_trainable_parameter(Module<double>&);
+
 template class Module<float>;
 template class Module<double>;
 

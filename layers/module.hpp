@@ -74,6 +74,10 @@ class Module {
   bool training_ = true;
 };
 
+/// The first parameter of `m` (in visit order) that requires a gradient, or nullptr.
+template <Scalar T>
+Parameter<T>* first_trainable_parameter(Module<T>& m);
+
 extern template class Module<float>;
 extern template class Module<double>;
 

@@ -14,7 +14,6 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <span>
 #include <string>
 #include <tuple>
@@ -23,12 +22,30 @@
 #include "rewind/core/graph.hpp"
 #include "rewind/core/random.hpp"
 #include "rewind/layers/module.hpp"
+#include "rewind/layers/parallel_directions.hpp"
 #include "rewind/ops/dropout.hpp"
 #include "rewind/ops/elementwise.hpp"
 #include "rewind/ops/shape.hpp"
-#include "rewind/ops/side_graph.hpp"
 
 namespace rwd {
+
+namespace detail {
+template <class C>
+struct CellScalar {
+  using type = float;  // a stand-in, so that the checks after a missing Scalar still compile
+};
+template <class C>
+requires requires {
+  typename C::Scalar;
+}
+struct CellScalar<C> {
+  using type = typename C::Scalar;
+};
+template <class S, class T>
+constexpr bool kIsStateArray = false;
+template <class T, size_t K>
+constexpr bool kIsStateArray<std::array<Var<T>, K>, T> = K >= 1;
+}  // namespace detail
 
 /// A recurrent cell the driver can run: a Module with a scalar type, a State that is an
 /// std::array of Vars each [B, hidden_size] (element 0 is the output h), sizes, and
@@ -44,6 +61,43 @@ concept RecurrentCell = std::derived_from<C, Module<typename C::Scalar>> && std:
   { ccell.hidden_size() } -> std::convertible_to<int64_t>;
   { cell.step(x, s) } -> std::same_as<typename C::State>;
 };
+
+/// Checks each requirement of RecurrentCell on its own, so a cell that misses one gets one
+/// readable message instead of pages of concept diagnostics.
+template <class C>
+constexpr bool check_recurrent_cell() {
+  using T = typename detail::CellScalar<C>::type;
+  static_assert(
+      requires { typename C::Scalar; },
+      "a recurrent cell declares `using Scalar = float;` (or double)");
+  static_assert(std::derived_from<C, Module<T>>,
+                "a recurrent cell derives from rwd::Module<Scalar> (it holds parameters)");
+  static_assert(std::movable<C>, "a recurrent cell must be movable (the layer keeps a vector)");
+  static_assert(
+      requires { typename C::State; },
+      "a recurrent cell declares `using State = std::array<Var<Scalar>, K>;` "
+      "(element 0 is the output h)");
+  if constexpr (requires { typename C::State; })
+    static_assert(detail::kIsStateArray<typename C::State, T>,
+                  "a recurrent cell's State must be std::array<Var<Scalar>, K> with K >= 1");
+  static_assert(
+      requires(const C& c) {
+        { c.input_size() } -> std::convertible_to<int64_t>;
+      },
+      "a recurrent cell has `int64_t input_size() const`");
+  static_assert(
+      requires(const C& c) {
+        { c.hidden_size() } -> std::convertible_to<int64_t>;
+      },
+      "a recurrent cell has `int64_t hidden_size() const`");
+  if constexpr (requires { typename C::State; })
+    static_assert(
+        requires(C & c, Var<T> x, const typename C::State& s) {
+          { c.step(x, s) } -> std::same_as<typename C::State>;
+        },
+        "a recurrent cell has `State step(Var<Scalar> x, const State& state)`");
+  return true;
+}
 
 /// Optional speed-up: a cell that can project the inputs of all steps in one product,
 /// project_input(x [N, I]) -> [N, P], then take per step step_projected(xp [B, P], state).
@@ -76,8 +130,10 @@ struct SequenceOutput {
   [[nodiscard]] Var<T> c_n() const requires(K >= 2) { return state[1]; }
 };
 
-template <RecurrentCell Cell>
-class Recurrent : public Module<typename Cell::Scalar> {
+template <class Cell>
+class Recurrent : public Module<typename detail::CellScalar<Cell>::type> {
+  static_assert(check_recurrent_cell<Cell>());
+
  public:
   using T = typename Cell::Scalar;
   using State = typename Cell::State;
@@ -116,15 +172,26 @@ class Recurrent : public Module<typename Cell::Scalar> {
  private:
   void check_inputs(Var<T> input, const State& initial, std::span<const int64_t> lengths) const;
   State run_step(Cell& cell, Var<T> x, const State& state);
+  void check_step(const State& next, int64_t layer, int direction, int64_t t, int64_t batch) const;
   struct Direction {
     Var<T> output;  // [T·B, H]
     State state;    // final values, each [B, H]
   };
+  // The sizes of one forward and the values every layer reads.
+  struct Run {
+    int64_t steps, batch;
+    Var<T> masks;  // [T, B, 1], or empty when every sequence has T steps
+  };
   // Runs one direction of one layer on graph g (the main graph or a side graph).
   Direction run_direction(Graph<T>& g, int64_t layer, int direction, Var<T> in,
                           const State& initial, Var<T> masks, int64_t steps, int64_t batch);
-  struct ReverseJob;
-  static void record_reverse(void* job);
+  // Runs both directions of bidirectional layer `layer` (Note [Parallel directions]).
+  std::array<Direction, 2> run_in_parallel(Graph<T>& g, int64_t layer, Var<T> in,
+                                           const std::array<State, 2>& init, const Run& run);
+  // Runs layer `layer` over its input [T·B, I]: its output [T·B, D·H]; finals_ are set.
+  Var<T> run_layer(Graph<T>& g, int64_t layer, Var<T> in, const State& initial, const Run& run);
+  Var<T> make_masks(Graph<T>& g, std::span<const int64_t> lengths, int64_t steps,
+                    int64_t batch) const;
   NameScope layer_scope(Graph<T>& g, int64_t layer, int direction) const;
 
   std::string name_;
@@ -135,28 +202,12 @@ class Recurrent : public Module<typename Cell::Scalar> {
   // Per-forward scratch, kept so that a reused layer makes no heap allocation per step.
   std::array<std::vector<Var<T>>, 2> step_outputs_;  // one per direction (two threads)
   std::array<std::vector<Var<T>>, kStateSize> finals_;
-  // Note [Parallel directions]: the worker and the side graphs it records on, reused.
-  // Side graphs are kept per calling graph, so that running the layer on a second graph does
-  // not overwrite what the first one still has to differentiate. At most kMaxSidePools
-  // calling graphs are remembered; past that the least recently used pool is taken over (and
-  // a backward through it is refused: SideLink::side_round).
-  struct SidePool {
-    const Graph<T>* owner = nullptr;
-    uint64_t round = 0;     // the owner's round the pool was last used in
-    uint64_t last_use = 0;  // when (side_uses_) it was last used: the least recent goes first
-    size_t next = 0;        // the next side graph to hand out in that round
-    std::vector<std::unique_ptr<Graph<T>>> graphs;
-  };
-  static constexpr size_t kMaxSidePools = 4;
-  std::unique_ptr<Worker> worker_;
-  std::vector<SidePool> side_pools_;
-  uint64_t side_uses_ = 0;
-  Graph<T>& next_side_graph(const Graph<T>& g);
+  detail::ParallelDirections<T> parallel_;  // used with two threads and two directions
 };
 
 // ---- Implementation ----
 
-template <RecurrentCell Cell>
+template <class Cell>
 Recurrent<Cell>::Recurrent(std::string name, const RecurrentOptions& options,
                            const CellFactory& make_cell, Generator& gen)
     : name_(std::move(name)), options_(options), dropout_gen_(gen.next_u64()) {
@@ -183,7 +234,7 @@ Recurrent<Cell>::Recurrent(std::string name, const RecurrentOptions& options,
     }
 }
 
-template <RecurrentCell Cell>
+template <class Cell>
 void Recurrent<Cell>::visit(ModuleVisitor<T>& v) {
   const int d_count = directions();
   for (int64_t l = 0; l < options_.num_layers; ++l)
@@ -191,7 +242,7 @@ void Recurrent<Cell>::visit(ModuleVisitor<T>& v) {
       v.flattened(fmt::format("_l{}{}", l, d == 1 ? "_reverse" : ""), cell(l, d));
 }
 
-template <RecurrentCell Cell>
+template <class Cell>
 void Recurrent<Cell>::check_inputs(Var<T> input, const State& initial,
                                    std::span<const int64_t> lengths) const {
   const Shape s = input.shape();
@@ -233,7 +284,7 @@ void Recurrent<Cell>::check_inputs(Var<T> input, const State& initial,
   }
 }
 
-template <RecurrentCell Cell>
+template <class Cell>
 typename Recurrent<Cell>::State Recurrent<Cell>::run_step(Cell& cell, Var<T> x,
                                                           const State& state) {
   if constexpr (ProjectingCell<Cell>)
@@ -242,7 +293,7 @@ typename Recurrent<Cell>::State Recurrent<Cell>::run_step(Cell& cell, Var<T> x,
     return cell.step(x, state);
 }
 
-template <RecurrentCell Cell>
+template <class Cell>
 NameScope Recurrent<Cell>::layer_scope(Graph<T>& g, int64_t layer, int direction) const {
   // "lstm.l0.fwd", formatted on the stack so that a forward makes no heap allocation.
   std::array<char, 128> buf{};
@@ -251,7 +302,7 @@ NameScope Recurrent<Cell>::layer_scope(Graph<T>& g, int64_t layer, int direction
   return g.scope(std::string_view(buf.data(), std::min(r.size, buf.size())));
 }
 
-template <RecurrentCell Cell>
+template <class Cell>
 typename Recurrent<Cell>::Direction Recurrent<Cell>::run_direction(Graph<T>& g, int64_t layer,
                                                                    int direction, Var<T> in,
                                                                    const State& initial,
@@ -271,6 +322,7 @@ typename Recurrent<Cell>::Direction Recurrent<Cell>::run_direction(Graph<T>& g, 
     const NameScope step_scope = g.scope("t=", t);
     Var<T> xt = slice(in, 0, t * batch, (t + 1) * batch);  // a view of step t's rows
     State next = run_step(c, xt, state);
+    check_step(next, layer, direction, t, batch);
     for (size_t k = 0; k < kStateSize; ++k)  // h_t (and c_t), for the gradient-flow report
       g.mark_step_output(next[k], uint32_t(k));
     if (!masks.empty()) {
@@ -286,77 +338,105 @@ typename Recurrent<Cell>::Direction Recurrent<Cell>::run_direction(Graph<T>& g, 
   return {concat(std::span<const Var<T>>(outputs), 0), state};  // [T·B, H]
 }
 
-// Note [Parallel directions]: with rwd::num_threads() >= 2, the reverse direction of a
-// bidirectional layer is recorded on a side graph by the layer's worker thread while the
-// calling thread records the forward direction, and joined with side_enter / side_exit
-// (ops/side_graph.hpp), whose backward runs the side graph's backward on the worker while the
-// main graph's runs the forward direction's. The side graph reads the layer input, initial
-// state and masks in place and returns [output, final states] flattened.
-template <RecurrentCell Cell>
-struct Recurrent<Cell>::ReverseJob {
-  Recurrent* layer;
-  Graph<T>* side;
-  SideLink<T>* link;
-  int64_t layer_index, steps, batch;
-  TensorView<const T> input;
-  bool input_needs_grad;
-  std::array<TensorView<const T>, kStateSize> initial;
-  std::array<bool, kStateSize> initial_needs_grad;
-  TensorView<const T> masks;
-  bool anomaly_detection;
-};
-
-template <RecurrentCell Cell>
-Graph<typename Cell::Scalar>& Recurrent<Cell>::next_side_graph(const Graph<T>& g) {
-  SidePool* pool = nullptr;
-  for (SidePool& p : side_pools_)
-    if (p.owner == &g) pool = &p;
-  if (pool == nullptr) {
-    if (side_pools_.size() < kMaxSidePools) {
-      pool = &side_pools_.emplace_back();
-    } else {  // take over the least recently used
-      pool = &*std::min_element(
-          side_pools_.begin(), side_pools_.end(),
-          [](const SidePool& a, const SidePool& b) { return a.last_use < b.last_use; });
-    }
-    pool->owner = &g;
-    pool->round = 0;
-  }
-  pool->last_use = ++side_uses_;
-  if (pool->round != g.round()) {  // a new round of the calling graph: reuse from the start
-    pool->round = g.round();
-    pool->next = 0;
-  }
-  if (pool->next == pool->graphs.size()) pool->graphs.push_back(std::make_unique<Graph<T>>());
-  return *pool->graphs[pool->next++];
-}
-
-template <RecurrentCell Cell>
-void Recurrent<Cell>::record_reverse(void* arg) {
-  auto* job = static_cast<ReverseJob*>(arg);
-  Graph<T>& side = *job->side;
-  side.clear();
-  side.set_anomaly_detection(job->anomaly_detection);
-  Var<T> in = side.input_view(job->input, job->input_needs_grad);
-  SideLink<T>& link = *job->link;
-  link.side_inputs[0] = in.id();
-  link.num_inputs = 1;
-  State init;
+template <class Cell>
+void Recurrent<Cell>::check_step(const State& next, int64_t layer, int direction, int64_t t,
+                                 int64_t batch) const {
   for (size_t k = 0; k < kStateSize; ++k) {
-    if (job->initial[k].empty()) continue;
-    init[k] = side.input_view(job->initial[k], job->initial_needs_grad[k]);
-    link.side_inputs[link.num_inputs++] = init[k].id();
+    const bool ok = !next[k].empty() && next[k].valid() && next[k].rank() == 2 &&
+                    next[k].size(0) == batch && next[k].size(1) == options_.hidden_size;
+    if (!ok)
+      throw ShapeError(fmt::format(
+          "{}: the cell of layer {} ({} direction) returned state {} at step {} {}; expected "
+          "[{}, {}] (batch, hidden_size)",
+          name_, layer, direction == 0 ? "forward" : "reverse", k, t,
+          next[k].valid() ? fmt::format("of shape {}", next[k].shape().str())
+                          : std::string("as an empty or stale Var"),
+          batch, options_.hidden_size));
   }
-  Var<T> masks = job->masks.empty() ? Var<T>() : side.input_view(job->masks);
-  const Direction rev =
-      job->layer->run_direction(side, job->layer_index, 1, in, init, masks, job->steps, job->batch);
-  std::array<Var<T>, kStateSize + 1> parts;
-  parts[0] = reshape(rev.output, {-1});
-  for (size_t k = 0; k < kStateSize; ++k) parts[k + 1] = reshape(rev.state[k], {-1});
-  link.side_output = concat(std::span<const Var<T>>(parts), 0).id();
 }
 
-template <RecurrentCell Cell>
+template <class Cell>
+Var<typename Cell::Scalar> Recurrent<Cell>::make_masks(Graph<T>& g,
+                                                       std::span<const int64_t> lengths,
+                                                       int64_t steps, int64_t batch) const {
+  // [T, B, 1]: 1 while step t is inside sequence b, else 0. Only when some sequence is
+  // shorter than T.
+  if (std::none_of(lengths.begin(), lengths.end(), [&](int64_t len) { return len < steps; }))
+    return {};
+  auto r = g.new_constant(Shape{steps, batch, 1});
+  for (int64_t t = 0; t < steps; ++t)
+    for (int64_t b = 0; b < batch; ++b) r.out[t * batch + b] = t < lengths[size_t(b)] ? T(1) : T(0);
+  return r.var;
+}
+
+template <class Cell>
+std::array<typename Recurrent<Cell>::Direction, 2> Recurrent<Cell>::run_in_parallel(
+    Graph<T>& g, int64_t layer, Var<T> in, const std::array<State, 2>& init, const Run& run) {
+  const int64_t hidden = options_.hidden_size;
+  // The values the reverse direction reads: the layer input and its initial states.
+  std::array<Var<T>, 1 + kStateSize> reads;
+  size_t n_reads = 0;
+  reads[n_reads++] = in;
+  for (size_t k = 0; k < kStateSize; ++k)
+    if (!init[1][k].empty()) reads[n_reads++] = init[1][k];
+  Parameter<T>* trainable = first_trainable_parameter(cell(layer, 1));
+  Var<T> anchor = trainable != nullptr ? g.param(*trainable) : in;
+  const TensorView<const T> masks = run.masks.empty() ? TensorView<const T>() : run.masks.value();
+  auto reverse = [&](Graph<T>& side, std::span<const Var<T>> side_reads) {
+    State side_init;
+    for (size_t k = 0, r = 1; k < kStateSize; ++k)
+      if (!init[1][k].empty()) side_init[k] = side_reads[r++];
+    Var<T> side_masks = masks.empty() ? Var<T>() : side.input_view(masks);
+    const Direction rev =
+        run_direction(side, layer, 1, side_reads[0], side_init, side_masks, run.steps, run.batch);
+    std::array<Var<T>, kStateSize + 1> parts;  // [T·B·H + K·B·H]
+    parts[0] = reshape(rev.output, {-1});
+    for (size_t k = 0; k < kStateSize; ++k) parts[k + 1] = reshape(rev.state[k], {-1});
+    return concat(std::span<const Var<T>>(parts), 0);
+  };
+  Direction fwd;
+  auto forward = [&] {
+    fwd = run_direction(g, layer, 0, in, init[0], run.masks, run.steps, run.batch);
+  };
+  Var<T> joined =
+      parallel_.run(g, std::span<const Var<T>>(reads.data(), n_reads), anchor, reverse, forward);
+  const int64_t out_size = run.steps * run.batch * hidden;
+  Direction rev;
+  rev.output = reshape(slice(joined, 0, 0, out_size), {run.steps * run.batch, hidden});
+  for (size_t k = 0; k < kStateSize; ++k) {
+    const int64_t at = out_size + int64_t(k) * run.batch * hidden;
+    rev.state[k] = reshape(slice(joined, 0, at, at + run.batch * hidden), {run.batch, hidden});
+  }
+  return {fwd, rev};
+}
+
+template <class Cell>
+Var<typename Cell::Scalar> Recurrent<Cell>::run_layer(Graph<T>& g, int64_t layer, Var<T> in,
+                                                      const State& initial, const Run& run) {
+  const int64_t hidden = options_.hidden_size;
+  const int d_count = directions();
+  std::array<State, 2> init;  // each direction's initial state [B, H] (empty: zeros)
+  for (int d = 0; d < d_count; ++d)
+    for (size_t k = 0; k < kStateSize; ++k)
+      if (!initial[k].empty()) {
+        const int64_t index = layer * d_count + d;
+        init[size_t(d)][k] = reshape(slice(initial[k], 0, index, index + 1), {run.batch, hidden});
+      }
+  std::array<Direction, 2> dirs;
+  if (d_count == 2 && num_threads() >= 2)
+    dirs = run_in_parallel(g, layer, in, init, run);
+  else
+    for (int d = 0; d < d_count; ++d)
+      dirs[size_t(d)] =
+          run_direction(g, layer, d, in, init[size_t(d)], run.masks, run.steps, run.batch);
+  for (int d = 0; d < d_count; ++d)
+    for (size_t k = 0; k < kStateSize; ++k)
+      finals_[k][size_t(layer * d_count + d)] =
+          reshape(dirs[size_t(d)].state[k], {1, run.batch, hidden});
+  return d_count == 2 ? concat({dirs[0].output, dirs[1].output}, 1) : dirs[0].output;
+}
+
+template <class Cell>
 typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const State& initial,
                                                           std::span<const int64_t> lengths) {
   check_inputs(input, initial, lengths);
@@ -364,115 +444,20 @@ typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const St
   const Shape s = input.shape();
   const int64_t steps = options_.batch_first ? s[1] : s[0];
   const int64_t batch = options_.batch_first ? s[0] : s[1];
-  const int64_t hidden = options_.hidden_size;
   const int d_count = directions();
-  const int64_t layers = options_.num_layers;
-  const bool parallel = d_count == 2 && num_threads() >= 2;
-
-  // Masks [T, B, 1]: 1 while step t is inside sequence b, else 0. Only when some sequence
-  // is shorter than T.
-  bool masked = false;
-  for (int64_t len : lengths) masked = masked || len < steps;
-  Var<T> masks;
-  if (masked) {
-    auto r = g.new_constant(Shape{steps, batch, 1});
-    for (int64_t t = 0; t < steps; ++t)
-      for (int64_t b = 0; b < batch; ++b)
-        r.out[t * batch + b] = t < lengths[size_t(b)] ? T(1) : T(0);
-    masks = r.var;
-  }
+  const Run run{steps, batch, make_masks(g, lengths, steps, batch)};
 
   Var<T> x = options_.batch_first ? transpose(input, 0, 1) : input;    // [T, B, I]
   Var<T> layer_in = reshape(x, {steps * batch, options_.input_size});  // [T·B, I]
-  for (auto& f : finals_) f.assign(size_t(layers * d_count), Var<T>());
-
-  for (int64_t l = 0; l < layers; ++l) {
-    std::array<Var<T>, 2> dir_out;
-    std::array<State, 2> init;  // each direction's initial state [B, H] (empty: zeros)
-    for (int d = 0; d < d_count; ++d)
-      for (size_t k = 0; k < kStateSize; ++k)
-        if (!initial[k].empty()) {
-          const int64_t index = l * d_count + d;
-          init[size_t(d)][k] = reshape(slice(initial[k], 0, index, index + 1), {batch, hidden});
-        }
-    if (parallel) {
-      if (!worker_) worker_ = std::make_unique<Worker>();
-      Graph<T>& side = next_side_graph(g);
-      auto* link = g.template allocate<SideLink<T>>(1);
-      *link = SideLink<T>{};
-      link->side = &side;
-      link->worker = worker_.get();
-      // The main-graph values the side reads, and an anchor that needs a gradient whenever
-      // the reverse direction's parameters do.
-      std::array<Var<T>, 1 + kStateSize> reads;
-      size_t n_reads = 0;
-      reads[n_reads++] = layer_in;
-      for (size_t k = 0; k < kStateSize; ++k)
-        if (!init[1][k].empty()) reads[n_reads++] = init[1][k];
-      Var<T> anchor = layer_in;
-      struct FirstTrainable final : ModuleVisitor<T> {
-        Parameter<T>* found = nullptr;
-        void parameter(const std::string&, Parameter<T>& p) override {
-          if (found == nullptr && p.requires_grad()) found = &p;
-        }
-        void module(const std::string&, Module<T>& m) override { m.visit(*this); }
-        void flattened(const std::string&, Module<T>& m) override { m.visit(*this); }
-      } first;
-      cell(l, 1).visit(first);
-      if (first.found != nullptr) anchor = g.param(*first.found);
-      Var<T> entry = side_enter(std::span<const Var<T>>(reads.data(), n_reads), anchor, link);
-      auto* job = g.template allocate<ReverseJob>(1);
-      *job = ReverseJob{this,
-                        &side,
-                        link,
-                        l,
-                        steps,
-                        batch,
-                        layer_in.value(),
-                        layer_in.requires_grad(),
-                        {},
-                        {},
-                        masks.empty() ? TensorView<const T>() : masks.value(),
-                        g.anomaly_detection()};
-      for (size_t k = 0; k < kStateSize; ++k)
-        if (!init[1][k].empty()) {
-          job->initial[k] = init[1][k].value();
-          job->initial_needs_grad[k] = init[1][k].requires_grad();
-        }
-      worker_->start(&Recurrent::record_reverse, job);
-      Direction fwd;
-      try {
-        fwd = run_direction(g, l, 0, layer_in, init[0], masks, steps, batch);
-      } catch (...) {
-        worker_->wait();
-        throw;
-      }
-      worker_->wait();                         // rethrows what the reverse direction threw
-      Var<T> joined = side_exit(entry, link);  // [T·B·H + K·B·H]
-      const int64_t out_size = steps * batch * hidden;
-      dir_out[0] = fwd.output;
-      dir_out[1] = reshape(slice(joined, 0, 0, out_size), {steps * batch, hidden});
-      for (size_t k = 0; k < kStateSize; ++k) {
-        finals_[k][size_t(l * 2)] = reshape(fwd.state[k], {1, batch, hidden});
-        const int64_t at = out_size + int64_t(k) * batch * hidden;
-        finals_[k][size_t(l * 2 + 1)] =
-            reshape(slice(joined, 0, at, at + batch * hidden), {1, batch, hidden});
-      }
-    } else {
-      for (int d = 0; d < d_count; ++d) {
-        const Direction r = run_direction(g, l, d, layer_in, init[size_t(d)], masks, steps, batch);
-        dir_out[size_t(d)] = r.output;
-        for (size_t k = 0; k < kStateSize; ++k)
-          finals_[k][size_t(l * d_count + d)] = reshape(r.state[k], {1, batch, hidden});
-      }
-    }
-    layer_in = d_count == 2 ? concat({dir_out[0], dir_out[1]}, 1) : dir_out[0];
-    if (l + 1 < layers && options_.dropout > 0.0 && this->is_training())
+  for (auto& f : finals_) f.assign(size_t(options_.num_layers * d_count), Var<T>());
+  for (int64_t l = 0; l < options_.num_layers; ++l) {
+    layer_in = run_layer(g, l, layer_in, initial, run);
+    if (l + 1 < options_.num_layers && options_.dropout > 0.0 && this->is_training())
       layer_in = dropout(layer_in, options_.dropout, true, dropout_gen_);
   }
 
   Output out;
-  out.output = reshape(layer_in, {steps, batch, d_count * hidden});
+  out.output = reshape(layer_in, {steps, batch, d_count * options_.hidden_size});
   if (options_.batch_first) out.output = transpose(out.output, 0, 1);
   for (size_t k = 0; k < kStateSize; ++k)
     out.state[k] =

@@ -75,7 +75,7 @@ const OpDef<T> kLog{"log", &log_backward<T>};
 // Records a same-shape node and fills it with a whole-array kernel (vectorized for float).
 template <Scalar T, class Kernel>
 Var<T> record_kernel(const OpDef<T>& op, Var<T> x, Kernel kernel) {
-  Graph<T>& g = x.graph();
+  Graph<T>& g = graph_of(op.name, {x});
   const T* xv = g.node(x.id()).value;
   const Shape shape = g.node(x.id()).shape;
   auto [y, out] = g.record(op, {x}, shape);

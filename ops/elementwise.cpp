@@ -8,6 +8,12 @@
 namespace rwd {
 namespace {
 
+// add_scalar's and mul_scalar's attribute: the scalar.
+template <Scalar T>
+struct ScalarAttrs {
+  T s;
+};
+
 using detail::Broadcast;
 using detail::broadcast_shapes;
 using detail::for_each_broadcast;
@@ -90,7 +96,7 @@ template <Scalar T>
 void mul_scalar_backward(const Backward<T>& b) {
   if (T* dx = b.dx(0)) {
     const T* dy = b.dy();
-    const T s = T(b.attrs().f[0]);
+    const T s = b.template attrs<ScalarAttrs<T>>().s;
     for (int64_t i = 0; i < b.numel(); ++i) dx[i] += dy[i] * s;
   }
 }
@@ -159,17 +165,13 @@ Var<T> neg(Var<T> x) {
 }
 template <Scalar T>
 Var<T> add_scalar(Var<T> x, T s) {
-  OpAttrs attrs;
-  attrs.f[0] = double(s);
   return record_unary(
-      kAddScalar<T>, x, [s](T v) { return v + s; }, attrs);
+      kAddScalar<T>, x, [s](T v) { return v + s; }, ScalarAttrs<T>{s});
 }
 template <Scalar T>
 Var<T> mul_scalar(Var<T> x, T s) {
-  OpAttrs attrs;
-  attrs.f[0] = double(s);
   return record_unary(
-      kMulScalar<T>, x, [s](T v) { return v * s; }, attrs);
+      kMulScalar<T>, x, [s](T v) { return v * s; }, ScalarAttrs<T>{s});
 }
 template <Scalar T>
 Var<T> square(Var<T> x) {

@@ -82,7 +82,7 @@ Var<T> operator/(Var<T> x, std::type_identity_t<T> s) {
 }
 template <Scalar T>
 Var<T> operator/(std::type_identity_t<T> s, Var<T> x) {
-  return div(x.graph().scalar(s), x);
+  return div(graph_of("div", {x}).scalar(s), x);
 }
 
 }  // namespace rwd

@@ -11,12 +11,16 @@
 namespace rwd {
 namespace {
 
-// attrs.ptr: the ids. y[k] = W[ids[k]];  dW[ids[k]] += dy[k]
+struct EmbeddingAttrs {
+  const int64_t* ids;  // [count] in the graph's arena
+};
+
+// y[k] = W[ids[k]];  dW[ids[k]] += dy[k]
 template <Scalar T>
 void embedding_backward(const Backward<T>& b) {
   T* dw = b.dx(0);
   if (dw == nullptr) return;
-  const auto* ids = static_cast<const int64_t*>(b.attrs().ptr);
+  const int64_t* ids = b.template attrs<EmbeddingAttrs>().ids;
   const int64_t count = b.shape()[0];
   const int64_t dim = b.shape()[1];
   const T* dy = b.dy();
@@ -34,7 +38,7 @@ const OpDef<T> kEmbedding{"embedding", &embedding_backward<T>};
 
 template <Scalar T>
 Var<T> embedding(Var<T> table, std::span<const int64_t> ids) {
-  Graph<T>& g = table.graph();
+  Graph<T>& g = graph_of("embedding", {table});
   const Node<T>& n = g.node(table.id());
   if (n.shape.rank() != 2)
     throw ShapeError(
@@ -48,10 +52,9 @@ Var<T> embedding(Var<T> table, std::span<const int64_t> ids) {
           ids[k], k, vocab, n.shape.str()));
   auto* saved = g.template allocate<int64_t>(std::max<size_t>(ids.size(), 1));
   std::copy(ids.begin(), ids.end(), saved);
-  OpAttrs attrs;
-  attrs.ptr = saved;
   const T* w = n.value;
-  auto [y, out] = g.record(kEmbedding<T>, {table}, Shape{int64_t(ids.size()), dim}, attrs);
+  auto [y, out] =
+      g.record(kEmbedding<T>, {table}, Shape{int64_t(ids.size()), dim}, EmbeddingAttrs{saved});
   for (size_t k = 0; k < ids.size(); ++k)
     std::memcpy(out + int64_t(k) * dim, w + ids[k] * dim, size_t(dim) * sizeof(T));
   return y;

@@ -1,12 +1,14 @@
 // matmul and addmm: forward and backward through BLAS, with gradients accumulated in place
 // (beta = 1). A weight that is a leaf (a parameter) and is multiplied by few rows at a time,
 // as in every step of a recurrent layer, gets its gradient products deferred and batched
-// into one product at the end of backward (Note [Deferred weight gradients] in graph.hpp).
+// into one product at the end of backward (Note [Deferred weight gradients]).
 #include "rewind/ops/linalg.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "rewind/ops/blas.hpp"
 #include "rewind/ops/elementwise.hpp"
@@ -22,11 +24,125 @@ using detail::gemm;
 constexpr int64_t kDeferRows = 256;
 
 // Note [Thin products]: a recurrent step multiplies a few rows (the batch) by a weight. For
-// those, (1) a weight needed transposed is transposed once per round (Graph::transposed_leaf)
-// instead of being re-packed by BLAS at every step, and (2) when the weight fits in L2 the
-// product runs in thin_gemm, which reads it as stored; otherwise in BLAS.
+// those, (1) a weight needed transposed is transposed once per round (ProductStaging) instead
+// of being re-packed by BLAS at every step, and (2) when the weight fits in L2 the product
+// runs in thin_gemm, which reads it as stored; otherwise in BLAS.
 constexpr int64_t kThinRows = 32;
 constexpr int64_t kThinWeightBytes = int64_t(1) << 20;
+
+// Note [Deferred weight gradients]: a product whose right operand B is a leaf (a parameter
+// or an input; nothing reads a leaf's gradient during the reverse walk) and whose left
+// operand has few rows (a recurrent step: B rows of a batch) does not update dB right away.
+// It stages its rows of A and dC; staged rows for one leaf are gathered into two contiguous
+// blocks and dB gets one product over all of them ([G·H, T·B] × [T·B, H] for a recurrent
+// weight) instead of T thin ones, when a block is full and at the end of backward.
+//
+// ProductStaging is the graph extension (core/extension.hpp) that keeps, per graph, those
+// staged rows and the transposes of leaves made once per round.
+template <Scalar T>
+class ProductStaging final : public GraphExtension<T> {
+ public:
+  // The transpose of leaf `id`'s value ([cols, rows] row-major), made on the second request
+  // of a round and reused after; nullptr on the first (one use is not worth a transpose).
+  const T* transposed(Graph<T>& g, NodeId id) {
+    std::pair<NodeId, const T*>* seen = nullptr;
+    for (auto& entry : transposed_)
+      if (entry.first == id) seen = &entry;
+    if (seen == nullptr) {
+      transposed_.push_back({id, nullptr});
+      return nullptr;
+    }
+    if (seen->second != nullptr) return seen->second;
+    const Node<T>& n = g.node(id);
+    const int64_t rows = n.shape[0];
+    const int64_t cols = n.shape[1];
+    T* out = g.template allocate<T>(size_t(rows * cols));
+    constexpr int64_t kBlock = 32;  // blocked, so both sides stay in cache lines
+    for (int64_t r0 = 0; r0 < rows; r0 += kBlock)
+      for (int64_t c0 = 0; c0 < cols; c0 += kBlock)
+        for (int64_t r = r0; r < std::min(rows, r0 + kBlock); ++r)
+          for (int64_t c = c0; c < std::min(cols, c0 + kBlock); ++c)
+            out[c * rows + r] = n.value[r * cols + c];
+    seen->second = out;
+    return out;
+  }
+
+  // Stages the product that C = A · op(B) contributes to leaf b's gradient: A is [rows, k]
+  // at `a`, dC [rows, n] at `dc`, B [k, n] (or [n, k] with trans_b); `user` is the node
+  // whose backward asks. Returns false for the first such product of a leaf in a backward
+  // pass, which the caller computes itself (a single product gains nothing from staging).
+  bool defer(Graph<T>& g, NodeId user, NodeId b, bool trans_b, const T* a, const T* dc,
+             int64_t rows, int64_t k, int64_t n) {
+    Group* group = nullptr;
+    for (Group& d : groups_)
+      if (d.leaf == b && d.trans_b == trans_b && d.k == k && d.n == n) group = &d;
+    if (group == nullptr) {
+      groups_.push_back(Group{b, trans_b, k, n, user});
+      return false;
+    }
+    group->user = user;
+    if (group->a == nullptr) {  // a second one: from now on, stage and batch
+      group->a = g.template allocate<T>(size_t(kRows * k));
+      group->dc = g.template allocate<T>(size_t(kRows * n));
+    }
+    while (rows > 0) {
+      const int64_t take = std::min(rows, kRows - group->rows);
+      std::memcpy(group->a + group->rows * k, a, size_t(take * k) * sizeof(T));
+      std::memcpy(group->dc + group->rows * n, dc, size_t(take * n) * sizeof(T));
+      group->rows += take;
+      a += take * k;
+      dc += take * n;
+      rows -= take;
+      if (group->rows == kRows) flush(g, *group);
+    }
+    return true;
+  }
+
+  void before_backward(Graph<T>& /*g*/) override { groups_.clear(); }
+  void after_backward(Graph<T>& g) override {
+    for (Group& d : groups_) flush(g, d);
+    if (g.anomaly_detection())  // the sums land after the walk, where it does not look
+      for (const Group& d : groups_)
+        AnomalyMonitor<T>::check_gradient(
+            g, d.user, d.leaf, " (in the batched sum of that weight's products over all steps)");
+    groups_.clear();
+  }
+  void clear() noexcept override {
+    groups_.clear();
+    transposed_.clear();
+  }
+
+ private:
+  struct Group {
+    NodeId leaf;
+    bool trans_b;
+    int64_t k, n;
+    NodeId user = 0;  // the last node whose backward staged rows here (for anomaly reports)
+    int64_t rows = 0;
+    T* a = nullptr;   // [kRows, k]
+    T* dc = nullptr;  // [kRows, n]
+  };
+  static constexpr int64_t kRows = 256;  // a flush multiplies this many rows at once
+
+  static void flush(Graph<T>& g, Group& d) {
+    if (d.rows == 0) return;
+    T* db = g.grad_buffer(d.leaf);
+    if (d.trans_b)  // dB [n, k] += dCᵀ [n, rows] · A [rows, k]
+      gemm<T>(true, false, d.n, d.k, d.rows, T(1), d.dc, d.n, d.a, d.k, T(1), db, d.k);
+    else  // dB [k, n] += Aᵀ [k, rows] · dC [rows, n]
+      gemm<T>(true, false, d.k, d.n, d.rows, T(1), d.a, d.k, d.dc, d.n, T(1), db, d.n);
+    d.rows = 0;
+  }
+
+  std::vector<Group> groups_;
+  std::vector<std::pair<NodeId, const T*>> transposed_;  // per round
+};
+
+// matmul's and addmm's attributes: whether A and B are used transposed.
+struct ProductAttrs {
+  bool transpose_a;
+  bool transpose_b;
+};
 
 // C [m, n] (+)= A [m, k] · B [k, n], row-major with the given row strides.
 template <Scalar T>
@@ -47,7 +163,7 @@ void product_forward(Graph<T>& g, NodeId a_id, NodeId b_id, bool ta, bool tb, in
   if (!ta && m < kDeferRows) {
     if (!tb) return product_nn<T>(m, n, k, na.value, k, nb.value, n, c, n, accumulate);
     if (g.is_leaf(b_id))  // B stored [n, k]: its transpose, made once per round
-      if (const T* bt = g.transposed_leaf(b_id))
+      if (const T* bt = g.template extension<ProductStaging<T>>().transposed(g, b_id))
         return product_nn<T>(m, n, k, na.value, k, bt, n, c, n, accumulate);
   }
   gemm<T>(ta, tb, m, n, k, T(1), na.value, na.shape[1], nb.value, nb.shape[1],
@@ -60,8 +176,7 @@ void product_forward(Graph<T>& g, NodeId a_id, NodeId b_id, bool ta, bool tb, in
 //   dB += op(A)ᵀ dC        (or, B stored transposed: dB += dCᵀ op(A))
 template <Scalar T>
 void product_backward(const Backward<T>& b, uint32_t a_index) {
-  const bool ta = b.attrs().i[0] != 0;
-  const bool tb = b.attrs().i[1] != 0;
+  const auto& [ta, tb] = b.template attrs<ProductAttrs>();
   const Shape& sa = b.x_shape(a_index);
   const Shape& sb = b.x_shape(a_index + 1);
   const int64_t m = b.shape()[0];
@@ -72,10 +187,11 @@ void product_backward(const Backward<T>& b, uint32_t a_index) {
   const T* dc = b.dy();
   const NodeId b_id = b.input_id(a_index + 1);
   Graph<T>& g = b.graph();
+  auto& staging = g.template extension<ProductStaging<T>>();
   bool fresh = false;
   if (T* da = b.dx_for_write(a_index, fresh)) {
     const T* bt =
-        !ta && !tb && m < kDeferRows && g.is_leaf(b_id) ? g.transposed_leaf(b_id) : nullptr;
+        !ta && !tb && m < kDeferRows && g.is_leaf(b_id) ? staging.transposed(g, b_id) : nullptr;
     if (!ta && tb && m < kDeferRows)  // dA [M, K] (+)= dC [M, N] · B [N, K], B as stored
       product_nn<T>(m, k, n, dc, n, bv, k, da, k, !fresh);
     else if (bt != nullptr)  // · Bᵀ, transposed once per round
@@ -86,7 +202,8 @@ void product_backward(const Backward<T>& b, uint32_t a_index) {
       gemm<T>(tb, true, k, m, n, T(1), bv, sb[1], dc, n, fresh ? T(0) : T(1), da, m);
   }
   if (!g.node(b_id).needs_grad()) return;
-  if (!ta && m < kDeferRows && g.is_leaf(b_id) && g.defer_product_grad(b_id, tb, av, dc, m, k, n))
+  if (!ta && m < kDeferRows && g.is_leaf(b_id) &&
+      staging.defer(g, b.id(), b_id, tb, av, dc, m, k, n))
     return;
   T* db = b.dx(a_index + 1);
   if (!tb)  // dB [K, N] += op(A)ᵀ [K, M] · dC [M, N]
@@ -151,10 +268,8 @@ Var<T> matmul(Var<T> a, Var<T> b, bool transpose_a, bool transpose_b) {
   const Shape sa = g.node(a.id()).shape;
   const Shape sb = g.node(b.id()).shape;
   const ProductShape p = check_product("matmul", sa, sb, transpose_a, transpose_b);
-  OpAttrs attrs;
-  attrs.i[0] = transpose_a ? 1 : 0;
-  attrs.i[1] = transpose_b ? 1 : 0;
-  auto [c, out] = g.record(kMatmul<T>, {a, b}, Shape{p.m, p.n}, attrs);
+  auto [c, out] =
+      g.record(kMatmul<T>, {a, b}, Shape{p.m, p.n}, ProductAttrs{transpose_a, transpose_b});
   product_forward(g, a.id(), b.id(), transpose_a, transpose_b, p.m, p.n, p.k, out, false);
   return c;
 }
@@ -172,11 +287,9 @@ Var<T> addmm(Var<T> base, Var<T> a, Var<T> b, bool transpose_a, bool transpose_b
         fmt::format("addmm: base has shape {}; the product is [{}, {}], so base must "
                     "be [{}, {}] or a row [{}]",
                     s0.str(), p.m, p.n, p.m, p.n, p.n));
-  OpAttrs attrs;
-  attrs.i[0] = transpose_a ? 1 : 0;
-  attrs.i[1] = transpose_b ? 1 : 0;
   const T* v0 = g.node(base.id()).value;
-  auto [c, out] = g.record(kAddmm<T>, {base, a, b}, Shape{p.m, p.n}, attrs);
+  auto [c, out] =
+      g.record(kAddmm<T>, {base, a, b}, Shape{p.m, p.n}, ProductAttrs{transpose_a, transpose_b});
   for (int64_t r = 0; r < p.m; ++r) {
     const T* src = row ? v0 : v0 + r * p.n;
     std::copy(src, src + p.n, out + r * p.n);

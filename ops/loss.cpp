@@ -11,7 +11,13 @@
 namespace rwd {
 namespace {
 
-// attrs.ptr: [B] target ids, then [B, C] softmax probabilities p (saved by forward).
+// What forward saves for backward, in the graph's arena.
+template <Scalar T>
+struct CrossEntropyAttrs {
+  const int64_t* targets;  // [B]
+  const T* probs;          // [B, C] softmax probabilities p
+};
+
 // y = -(1/B) sum_b log p[b, t_b];  dlogits[b, c] += dy * (p[b, c] - [c == t_b]) / B
 template <Scalar T>
 void cross_entropy_backward(const Backward<T>& b) {
@@ -19,8 +25,7 @@ void cross_entropy_backward(const Backward<T>& b) {
   if (dx == nullptr) return;
   const int64_t batch = b.x_shape(0)[0];
   const int64_t classes = b.x_shape(0)[1];
-  const auto* targets = static_cast<const int64_t*>(b.attrs().ptr);
-  const T* p = reinterpret_cast<const T*>(targets + batch);
+  const auto& [targets, p] = b.template attrs<CrossEntropyAttrs<T>>();
   const T g = b.dy()[0] / T(batch);
   for (int64_t r = 0; r < batch; ++r) {
     T* d = dx + r * classes;
@@ -52,7 +57,7 @@ const OpDef<T> kMse{"mse", &mse_backward<T>};
 
 template <Scalar T>
 Var<T> cross_entropy(Var<T> logits, std::span<const int64_t> targets) {
-  Graph<T>& g = logits.graph();
+  Graph<T>& g = graph_of("cross_entropy", {logits});
   const Node<T>& n = g.node(logits.id());
   if (n.shape.rank() != 2)
     throw ShapeError(
@@ -69,12 +74,10 @@ Var<T> cross_entropy(Var<T> logits, std::span<const int64_t> targets) {
       throw IndexError(
           fmt::format("cross_entropy: target {} at batch row {} is out of range for {} classes",
                       targets[r], r, classes));
-  // Scratch: the ids, then the probabilities (both kept for backward).
-  const size_t id_bytes = (size_t(batch) * sizeof(int64_t) + 63) / 64 * 64;
-  auto* saved = g.template allocate<unsigned char>(id_bytes + size_t(batch * classes) * sizeof(T));
-  auto* ids = reinterpret_cast<int64_t*>(saved);
+  // Kept for backward: the ids and the probabilities.
+  auto* ids = g.template allocate<int64_t>(size_t(batch));
   std::copy(targets.begin(), targets.end(), ids);
-  T* p = reinterpret_cast<T*>(ids + batch);
+  T* p = g.template allocate<T>(size_t(batch * classes));
   const T* x = n.value;
   double loss = 0;
   for (int64_t r = 0; r < batch; ++r) {
@@ -87,9 +90,7 @@ Var<T> cross_entropy(Var<T> logits, std::span<const int64_t> targets) {
     for (int64_t c = 0; c < classes; ++c) pr[c] = T(std::exp(double(xr[c]) - lse));
     loss += lse - double(xr[ids[r]]);
   }
-  OpAttrs attrs;
-  attrs.ptr = saved;
-  auto [y, out] = g.record(kCrossEntropy<T>, {logits}, Shape{}, attrs);
+  auto [y, out] = g.record(kCrossEntropy<T>, {logits}, Shape{}, CrossEntropyAttrs<T>{ids, p});
   out[0] = T(loss / double(batch));
   return y;
 }

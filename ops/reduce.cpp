@@ -11,15 +11,25 @@
 namespace rwd {
 namespace {
 
-// attrs.i[0]: axis, or -1 for all elements. attrs.f[0]: scale (1 for sum, 1/count for mean).
+// sum's and mean's attributes.
+struct ReduceAttrs {
+  int axis;      // or -1 for all elements
+  double scale;  // 1 for sum, 1/count for mean
+};
+// softmax's and log_softmax's attribute.
+struct SoftmaxAttrs {
+  int axis;
+};
+
 // y = scale * sum_axis x;  dx += scale * dy (broadcast back along the axis)
 template <Scalar T>
 void reduce_backward(const Backward<T>& b) {
   T* dx = b.dx(0);
   if (dx == nullptr) return;
-  const T scale = T(b.attrs().f[0]);
+  const auto& attrs = b.template attrs<ReduceAttrs>();
+  const T scale = T(attrs.scale);
   const T* dy = b.dy();
-  const int axis = int(b.attrs().i[0]);
+  const int axis = attrs.axis;
   if (axis < 0) {
     const T g = dy[0] * scale;
     const int64_t n = b.x_shape(0).numel();
@@ -40,7 +50,7 @@ template <Scalar T>
 void softmax_backward(const Backward<T>& b) {
   T* dx = b.dx(0);
   if (dx == nullptr) return;
-  const AxisSplit s = split_at_axis(b.shape(), int(b.attrs().i[0]));
+  const AxisSplit s = split_at_axis(b.shape(), b.template attrs<SoftmaxAttrs>().axis);
   const T* y = b.y();
   const T* dy = b.dy();
   for (int64_t o = 0; o < s.outer; ++o)
@@ -61,7 +71,7 @@ template <Scalar T>
 void log_softmax_backward(const Backward<T>& b) {
   T* dx = b.dx(0);
   if (dx == nullptr) return;
-  const AxisSplit s = split_at_axis(b.shape(), int(b.attrs().i[0]));
+  const AxisSplit s = split_at_axis(b.shape(), b.template attrs<SoftmaxAttrs>().axis);
   const T* y = b.y();
   const T* dy = b.dy();
   for (int64_t o = 0; o < s.outer; ++o)
@@ -87,34 +97,28 @@ const OpDef<T> kLogSoftmax{"log_softmax", &log_softmax_backward<T>};
 
 template <Scalar T>
 Var<T> reduce_all(const OpDef<T>& op, Var<T> x, bool is_mean) {
-  Graph<T>& g = x.graph();
+  Graph<T>& g = graph_of(op.name, {x});
   const Node<T>& n = g.node(x.id());
   const int64_t count = n.shape.numel();
   const T* xv = n.value;
   double total = 0;
   for (int64_t i = 0; i < count; ++i) total += xv[i];
   const double scale = is_mean ? (count > 0 ? 1.0 / double(count) : 0.0) : 1.0;
-  OpAttrs attrs;
-  attrs.i[0] = -1;
-  attrs.f[0] = scale;
-  auto [y, out] = g.record(op, {x}, Shape{}, attrs);
+  auto [y, out] = g.record(op, {x}, Shape{}, ReduceAttrs{-1, scale});
   out[0] = T(is_mean && count == 0 ? NAN : total * scale);
   return y;
 }
 
 template <Scalar T>
 Var<T> reduce_axis(const OpDef<T>& op, Var<T> x, int axis, bool keepdim, bool is_mean) {
-  Graph<T>& g = x.graph();
+  Graph<T>& g = graph_of(op.name, {x});
   const Node<T>& n = g.node(x.id());
   const int a = n.shape.normalize_axis(axis, op.name);
   const AxisSplit s = split_at_axis(n.shape, a);
   const double scale = is_mean ? (s.n > 0 ? 1.0 / double(s.n) : NAN) : 1.0;
   const Shape out_shape = keepdim ? n.shape.with_dim(a, 1) : n.shape.without_dim(a);
-  OpAttrs attrs;
-  attrs.i[0] = a;
-  attrs.f[0] = scale;
   const T* xv = n.value;
-  auto [y, out] = g.record(op, {x}, out_shape, attrs);
+  auto [y, out] = g.record(op, {x}, out_shape, ReduceAttrs{a, scale});
   for (int64_t o = 0; o < s.outer; ++o)
     for (int64_t i = 0; i < s.inner; ++i) {
       double total = 0;
@@ -126,14 +130,13 @@ Var<T> reduce_axis(const OpDef<T>& op, Var<T> x, int axis, bool keepdim, bool is
 
 template <Scalar T>
 Var<T> softmax_like(const OpDef<T>& op, Var<T> x, int axis, bool log_space) {
-  Graph<T>& g = x.graph();
+  Graph<T>& g = graph_of(op.name, {x});
   const Node<T>& n = g.node(x.id());
   const int a = n.shape.normalize_axis(axis, op.name);
   const AxisSplit s = split_at_axis(n.shape, a);
-  OpAttrs attrs;
-  attrs.i[0] = a;
   const T* xv = n.value;
-  auto [y, out] = g.record(op, {x}, n.shape, attrs);
+  const Shape shape = n.shape;
+  auto [y, out] = g.record(op, {x}, shape, SoftmaxAttrs{a});
   for (int64_t o = 0; o < s.outer; ++o)
     for (int64_t i = 0; i < s.inner; ++i) {
       const int64_t base = o * s.n * s.inner + i;

@@ -12,10 +12,24 @@
 namespace rwd {
 namespace {
 
+// concat's attribute.
+struct ConcatAttrs {
+  int axis;
+};
+// slice's attributes: the axis and where along it the slice starts.
+struct SliceAttrs {
+  int axis;
+  int64_t start;
+};
+// transpose's attributes: the two axes swapped.
+struct TransposeAttrs {
+  int a, b;
+};
+
 // y = concat(x_0, ..., x_{k-1}) along axis;  dx_j += the slab of dy where x_j sits
 template <Scalar T>
 void concat_backward(const Backward<T>& b) {
-  const int axis = int(b.attrs().i[0]);
+  const int axis = b.template attrs<ConcatAttrs>().axis;
   const AxisSplit out = split_at_axis(b.shape(), axis);
   const T* dy = b.dy();
   int64_t offset = 0;  // start of x_j's slab within a row of dy
@@ -37,8 +51,7 @@ template <Scalar T>
 void slice_backward(const Backward<T>& b) {
   T* dx = b.dx(0);
   if (dx == nullptr) return;
-  const int axis = int(b.attrs().i[0]);
-  const int64_t start = b.attrs().i[1];
+  const auto [axis, start] = b.template attrs<SliceAttrs>();
   const AxisSplit in = split_at_axis(b.x_shape(0), axis);
   const int64_t width = b.shape()[axis] * in.inner;
   const T* dy = b.dy();
@@ -77,8 +90,8 @@ template <Scalar T>
 void transpose_backward(const Backward<T>& b) {
   if (T* dx = b.dx(0)) {
     const T* dy = b.dy();
-    for_each_swapped(b.x_shape(0), int(b.attrs().i[0]), int(b.attrs().i[1]),
-                     [&](int64_t o, int64_t i) { dx[i] += dy[o]; });
+    const auto [axis_a, axis_b] = b.template attrs<TransposeAttrs>();
+    for_each_swapped(b.x_shape(0), axis_a, axis_b, [&](int64_t o, int64_t i) { dx[i] += dy[o]; });
   }
 }
 
@@ -116,9 +129,7 @@ Var<T> concat(std::span<const Var<T>> xs, int axis) {
     total += s[a];
   }
   const Shape out_shape = first.with_dim(a, total);
-  OpAttrs attrs;
-  attrs.i[0] = a;
-  auto [y, out] = g.record(kConcat<T>, xs, out_shape, attrs);
+  auto [y, out] = g.record(kConcat<T>, xs, out_shape, ConcatAttrs{a});
   const AxisSplit os = split_at_axis(out_shape, a);
   int64_t offset = 0;
   for (const Var<T>& x : xs) {
@@ -134,8 +145,8 @@ Var<T> concat(std::span<const Var<T>> xs, int axis) {
 
 template <Scalar T>
 Var<T> slice(Var<T> x, int axis, int64_t start, int64_t stop) {
-  Graph<T>& g = x.graph();
-  const Shape& s = g.node(x.id()).shape;
+  Graph<T>& g = graph_of("slice", {x});
+  const Shape s = g.node(x.id()).shape;
   const int a = s.normalize_axis(axis, "slice");
   if (start < 0 || stop > s[a] || start > stop)
     throw IndexError(
@@ -143,9 +154,7 @@ Var<T> slice(Var<T> x, int axis, int64_t start, int64_t stop) {
                     start, stop, a, s[a], s.str()));
   const Shape out_shape = s.with_dim(a, stop - start);
   const AxisSplit in = split_at_axis(s, a);
-  OpAttrs attrs;
-  attrs.i[0] = a;
-  attrs.i[1] = start;
+  const SliceAttrs attrs{a, start};
   if (in.outer == 1)  // one contiguous window
     return g.record_alias(kSliceView<T>, x, out_shape, start * in.inner, true, attrs);
   const T* xv = g.node(x.id()).value;
@@ -195,15 +204,17 @@ std::vector<Var<T>> chunk(Var<T> x, int n, int axis) {
 
 template <Scalar T>
 Var<T> reshape(Var<T> x, const Shape& shape) {
+  Graph<T>& g = graph_of("reshape", {x});
   const Shape& s = x.shape();
   if (shape.numel() != s.numel())
     throw ShapeError(fmt::format("reshape: cannot view shape {} ({} elements) as {} ({} elements)",
                                  s.str(), s.numel(), shape.str(), shape.numel()));
-  return x.graph().record_alias(kReshape<T>, x, shape, 0, true);
+  return g.record_alias(kReshape<T>, x, shape, 0, true);
 }
 
 template <Scalar T>
 Var<T> reshape(Var<T> x, std::initializer_list<int64_t> dims) {
+  graph_of("reshape", {x});
   const Shape& s = x.shape();
   if (dims.size() > size_t(Shape::kMaxRank))
     throw ShapeError(fmt::format("reshape: rank {} is above the maximum of {} ([{}])", dims.size(),
@@ -235,6 +246,7 @@ Var<T> reshape(Var<T> x, std::initializer_list<int64_t> dims) {
 
 template <Scalar T>
 Var<T> transpose(Var<T> x) {
+  graph_of("transpose", {x});
   const Shape& s = x.shape();
   if (s.rank() != 2)
     throw ShapeError(fmt::format("transpose: needs a 2-D value, got shape {}", s.str()));
@@ -243,23 +255,21 @@ Var<T> transpose(Var<T> x) {
 
 template <Scalar T>
 Var<T> transpose(Var<T> x, int a, int b) {
-  Graph<T>& g = x.graph();
+  Graph<T>& g = graph_of("transpose", {x});
   const Shape in_shape = g.node(x.id()).shape;
   const int na = in_shape.normalize_axis(a, "transpose");
   const int nb = in_shape.normalize_axis(b, "transpose");
   Shape out_shape = in_shape.with_dim(na, in_shape[nb]).with_dim(nb, in_shape[na]);
-  OpAttrs attrs;
-  attrs.i[0] = na;
-  attrs.i[1] = nb;
   const T* xv = g.node(x.id()).value;
-  auto [y, out] = g.record(kTranspose<T>, {x}, out_shape, attrs);
+  auto [y, out] = g.record(kTranspose<T>, {x}, out_shape, TransposeAttrs{na, nb});
   for_each_swapped(in_shape, na, nb, [&](int64_t o, int64_t i) { out[o] = xv[i]; });
   return y;
 }
 
 template <Scalar T>
 Var<T> detach(Var<T> x) {
-  return x.graph().record_alias(kDetach<T>, x, x.shape(), 0, false);
+  Graph<T>& g = graph_of("detach", {x});
+  return g.record_alias(kDetach<T>, x, x.shape(), 0, false);
 }
 
 #define REWIND_INSTANTIATE(T)                                                \

@@ -12,31 +12,75 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "rewind/ops/registry.hpp"
 
 namespace rwd {
 namespace {
 
+// The side graphs joined into a graph and the workers still running their backward
+// (core/extension.hpp). Refuses a backward when a side graph has been recorded again since
+// it was joined, and waits for running workers before the graph's memory can go away.
+template <Scalar T>
+class SideGraphs final : public GraphExtension<T> {
+ public:
+  void joined(SideLink<T>* link) { links_.push_back(link); }
+  void started(Worker* worker) { pending_.push_back(worker); }
+  void finished(Worker* worker) {
+    auto it = std::find(pending_.begin(), pending_.end(), worker);
+    if (it != pending_.end()) pending_.erase(it);
+  }
+
+  void before_backward(Graph<T>& /*g*/) override {
+    for (size_t k = 0; k < links_.size(); ++k)
+      if (links_[k]->side->round() != links_[k]->side_round)
+        throw GraphError(fmt::format(
+            "backward: side graph {} of this graph (a bidirectional layer's reverse "
+            "direction, recorded on two threads) has been recorded again since, for another "
+            "graph; nothing was changed. A layer keeps the side graphs of its 4 most recently "
+            "used graphs: run backward sooner, or with one thread",
+            k));
+  }
+  void quiesce() noexcept override {
+    for (Worker* w : pending_) {
+      try {
+        w->wait();
+      } catch (...) {  // the first error is already on its way out; this one is moot
+      }
+    }
+    pending_.clear();
+  }
+  void clear() noexcept override { links_.clear(); }
+
+ private:
+  std::vector<SideLink<T>*> links_;  // in the graph's arena, valid until its clear()
+  std::vector<Worker*> pending_;
+};
+
+template <Scalar T>
+struct SideAttrs {
+  SideLink<T>* link;
+};
+
+// The side graph's backward, run on the worker, seeded with the exit's gradient.
 template <Scalar T>
 struct BackwardJob {
   SideLink<T>* link;
   const T* grad;
   Shape shape;
+  void operator()() const {
+    Graph<T>& side = *link->side;
+    side.backward(side.var(link->side_output), TensorView<const T>(grad, shape));
+  }
 };
-
-template <Scalar T>
-void run_side_backward(void* arg) {
-  auto* job = static_cast<BackwardJob<T>*>(arg);
-  Graph<T>& side = *job->link->side;
-  side.backward(side.var(job->link->side_output), TensorView<const T>(job->grad, job->shape));
-}
 
 // exit = copy of the side output;  the side graph's backward gets d(exit), on the worker.
 template <Scalar T>
 void side_exit_backward(const Backward<T>& b) {
-  auto* link = const_cast<SideLink<T>*>(static_cast<const SideLink<T>*>(b.attrs().ptr));
+  SideLink<T>* link = b.template attrs<SideAttrs<T>>().link;
   if (link->side->round() != link->side_round)
     throw GraphError(fmt::format(
         "side_exit: the side graph this value (shape {}) was computed on has been recorded "
@@ -48,17 +92,17 @@ void side_exit_backward(const Backward<T>& b) {
   *job = BackwardJob<T>{link, b.dy(), b.shape()};
   (void)b.dx(0);  // reach the entry node, whose backward waits for the worker
   link->launched = true;
-  b.graph().add_pending(link->worker);
-  link->worker->start(&run_side_backward<T>, job);
+  b.graph().template extension<SideGraphs<T>>().started(link->worker);
+  link->worker->start(*job);
 }
 
 // entry: no value of its own;  dinput_k += d(side input k), once the side backward is done
 template <Scalar T>
 void side_enter_backward(const Backward<T>& b) {
-  auto* link = const_cast<SideLink<T>*>(static_cast<const SideLink<T>*>(b.attrs().ptr));
+  SideLink<T>* link = b.template attrs<SideAttrs<T>>().link;
   if (!link->launched) return;
   link->launched = false;
-  b.graph().remove_pending(link->worker);
+  b.graph().template extension<SideGraphs<T>>().finished(link->worker);
   link->worker->wait();  // rethrows what the side backward threw
   const Graph<T>& side = *link->side;
   for (uint32_t k = 0; k < link->num_inputs; ++k) {
@@ -88,9 +132,7 @@ Var<T> side_enter(std::span<const Var<T>> inputs, Var<T> anchor, SideLink<T>* li
   all[inputs.size()] = anchor;
   const std::span<const Var<T>> span(all, inputs.size() + 1);
   Graph<T>& g = graph_of("side_enter", span);
-  OpAttrs attrs;
-  attrs.ptr = link;
-  auto [y, out] = g.record(kSideEnter<T>, span, Shape{}, attrs);
+  auto [y, out] = g.record(kSideEnter<T>, span, Shape{}, SideAttrs<T>{link});
   out[0] = T(0);
   return y;
 }
@@ -99,12 +141,11 @@ template <Scalar T>
 Var<T> side_exit(Var<T> entry, SideLink<T>* link) {
   Graph<T>& g = entry.graph();
   const Node<T>& s = link->side->node(link->side_output);
-  OpAttrs attrs;
-  attrs.ptr = link;
-  auto [y, out] = g.record(kSideExit<T>, {entry}, s.shape, attrs);
+  auto [y, out] = g.record(kSideExit<T>, {entry}, s.shape, SideAttrs<T>{link});
   std::memcpy(out, s.value, size_t(s.shape.numel()) * sizeof(T));
   g.link_side_graph(*link->side);
   link->side_round = link->side->round();  // backward checks the side was not recorded again
+  g.template extension<SideGraphs<T>>().joined(link);
   return y;
 }
 

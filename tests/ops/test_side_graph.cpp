@@ -1,5 +1,7 @@
 // Side graphs: part of a function recorded on a second graph by a worker thread, joined into
 // the main graph; gradients (inputs and the side's parameters) must come back exactly.
+#include <rewind/ops/side_graph.hpp>  // internal: not part of rewind.hpp
+
 #include "support.hpp"
 
 using namespace rwd;
@@ -13,19 +15,17 @@ struct SideJob {
   Parameter<double>* p;
   TensorView<const double> x;
   bool x_needs_grad;
-};
 
-// On the worker: y = tanh(x * p) on the side graph.
-void record_side(void* arg) {
-  auto* job = static_cast<SideJob*>(arg);
-  Graph<double>& side = *job->side;
-  side.clear();
-  Var<double> sx = side.input_view(job->x, job->x_needs_grad);
-  Var<double> y = tanh(sx * side.param(*job->p));
-  job->link->side_output = y.id();
-  job->link->side_inputs[0] = sx.id();
-  job->link->num_inputs = 1;
-}
+  // On the worker: y = tanh(x * p) on the side graph.
+  void operator()() const {
+    side->clear();
+    Var<double> sx = side->input_view(x, x_needs_grad);
+    Var<double> y = tanh(sx * side->param(*p));
+    link->side_output = y.id();
+    link->side_inputs[0] = sx.id();
+    link->num_inputs = 1;
+  }
+};
 
 struct SideFixture {
   Graph<double> side;
@@ -43,7 +43,7 @@ struct SideFixture {
     Var<double> entry = side_enter(std::span<const Var<double>>(inputs), g.param(p), link);
     auto* job = g.allocate<SideJob>(1);
     *job = SideJob{&side, link, &p, x.value(), x.requires_grad()};
-    worker.start(&record_side, job);
+    worker.start(*job);
     Var<double> main_part = square(x);  // runs while the worker records
     worker.wait();
     return side_exit(entry, link) + main_part;
@@ -80,16 +80,16 @@ TEST_CASE("side graph values equal the same function on one graph", "[ops][side_
 TEST_CASE("an error in the side backward reaches the caller", "[ops][side_graph][errors]") {
   Worker worker;
   bool ran = false;
-  worker.start(
-      [](void* arg) {
-        *static_cast<bool*>(arg) = true;
-        throw ValueError("side failed");
-      },
-      &ran);
+  auto fail = [&ran] {
+    ran = true;
+    throw ValueError("side failed");
+  };
+  worker.start(fail);
   CHECK_THROWS_WITH(worker.wait(), Catch::Contains("side failed"));
   CHECK(ran);
   worker.wait();  // the error is reported once; the worker is usable again
-  worker.start([](void* arg) { *static_cast<bool*>(arg) = false; }, &ran);
+  auto reset = [&ran] { ran = false; };
+  worker.start(reset);
   worker.wait();
   CHECK_FALSE(ran);
   CHECK_THROWS_AS(set_num_threads(0), ValueError);

@@ -1,0 +1,51 @@
+// Graph extensions: how machinery that is not the tape (speed-ups, threading) keeps state
+// per graph and takes part in backward and clear() without the tape knowing what it is.
+//
+// Note [Extension points]: an extension is a class derived from GraphExtension<T>, made the
+// first time code asks a graph for it (Graph::extension<E>()) and owned by that graph from
+// then on. The graph calls it at four points:
+//   before_backward  before any gradient flows; throwing refuses the backward, unchanged;
+//   after_backward   after the reverse walk, to finish work deferred during it (ops/linalg's
+//                    batched weight-gradient products add into gradients here);
+//   quiesce          when an error leaves backward, before clear() and in the destructor:
+//                    stop anything (a worker thread) still reading the graph's memory;
+//   clear            clear() forgets the round; keep memory for the next one.
+// Extensions are called in the order they were first made. Each graph has its own, so two
+// graphs on two threads never share one.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+
+#include "rewind/core/tensor.hpp"
+
+namespace rwd {
+
+template <Scalar T>
+class Graph;
+
+template <Scalar T>
+class GraphExtension {
+ public:
+  GraphExtension() = default;
+  GraphExtension(const GraphExtension&) = delete;
+  GraphExtension& operator=(const GraphExtension&) = delete;
+  virtual ~GraphExtension() = default;
+
+  virtual void before_backward(Graph<T>& /*g*/) {}
+  virtual void after_backward(Graph<T>& /*g*/) {}
+  virtual void quiesce() noexcept {}
+  virtual void clear() noexcept {}
+};
+
+namespace detail {
+size_t next_extension_slot();
+/// A small index per extension type, the same in every graph (assigned on first use).
+template <class E>
+size_t extension_slot() {
+  static const size_t slot = next_extension_slot();
+  return slot;
+}
+}  // namespace detail
+
+}  // namespace rwd
