@@ -134,7 +134,11 @@ GradcheckReport gradcheck(const GradcheckFn& f, std::span<const Tensor<double>> 
         std::find(report.ops.begin(), report.ops.end(), name) == report.ops.end())
       report.ops.push_back(name);
   }
+  // In anomaly mode, so that an op breaking Note [Gradient accumulation] (adding into a
+  // buffer it was handed for writing) fails the check, naming the op.
+  eval.graph().set_anomaly_detection(options.check_accumulation);
   eval.graph().backward(out, eval.weights().view());
+  eval.graph().set_anomaly_detection(false);
   std::vector<Tensor<double>> analytic_inputs;
   for (const Var<double>& v : eval.vars())
     analytic_inputs.push_back(v.has_grad() ? Tensor<double>(v.grad()) : Tensor<double>(v.shape()));

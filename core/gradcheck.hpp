@@ -18,6 +18,9 @@ struct GradcheckOptions {
   double rtol = 1e-6;    // an element passes when rel error <= rtol ...
   double atol = 1e-8;    // ... or abs error <= atol
   uint64_t seed = 1234;  // weights that turn a non-scalar output into a scalar
+  /// Run the analytic backward in anomaly mode, which also catches an op that adds into a
+  /// gradient buffer it was handed for writing (Note [Gradient accumulation]).
+  bool check_accumulation = true;
 };
 
 struct GradcheckReport {
