@@ -48,6 +48,14 @@ bool is_known_dtype(const std::string& dtype) {
 }
 
 std::vector<std::byte> read_file(const std::string& path) {
+  // A directory opens as a stream on Linux, and tellg then gives a size of 2^63 - 1: check
+  // the kind of file first (a missing file is left to the open below, which names errno).
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw IoError(fmt::format(
+        "'{}': cannot read: {}", path,
+        std::filesystem::is_directory(status) ? "it is a directory" : "it is not a regular file"));
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw IoError(fmt::format("'{}': cannot open for reading: {}", path, std::strerror(errno)));

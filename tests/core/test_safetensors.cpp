@@ -246,3 +246,15 @@ TEST_CASE("safetensors: a __metadata__ that is not an object is an error naming 
   CHECK(parse_error(good) == "no error");
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("safetensors: loading a directory is an IoError naming it, not bad_alloc",
+          "[core][safetensors][errors]") {
+  // On ext4 an ifstream opens a directory and tellg says it holds 2^63 - 1 bytes.
+  const std::string dir = rwd::test::temp_dir("load_directory");
+  CHECK_THROWS_AS(load_safetensors<float>(dir), IoError);
+  CHECK_THROWS_WITH(load_safetensors<double>(dir),
+                    Catch::Contains(dir) && Catch::Contains("directory"));
+  CHECK_THROWS_WITH(load_safetensors_metadata(dir),
+                    Catch::Contains(dir) && Catch::Contains("directory"));
+  std::filesystem::remove_all(dir);
+}
