@@ -324,7 +324,7 @@ int main(int argc, char** argv) try {
   // Training: each step continues every stream where the last one stopped; the LSTM state
   // carries over as a constant (truncated BPTT: no gradient flows into the previous chunk).
   examples::LossCsv csv(csv_path);
-  examples::Progress progress("char_lm", s.steps - start, &csv);
+  examples::Progress progress("char_lm", s.steps, &csv, start);
   Tensor<float> h = Tensor<float>::zeros({s.layers, s.batch, s.hidden});
   Tensor<float> c = h;
   std::vector<int64_t> carry(size_t(s.batch), corpus.id('\n'));
@@ -349,7 +349,7 @@ int main(int argc, char** argv) try {
     c = Tensor<float>(state[1].value());
     if (step == start + 1) first_loss = loss.item();
     if (s.steps - step < window) recent_loss += loss.item() / double(window);
-    progress.step(step - start, loss.item(), s.batch * s.bptt);
+    progress.step(step, loss.item(), s.batch * s.bptt);
     if (save_every > 0 && step % save_every == 0 && step < s.steps) checkpoint(step);
   }
   progress.finish();
