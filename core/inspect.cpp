@@ -11,6 +11,9 @@
 #include <set>
 #include <string_view>
 #include <utility>
+#include <vector>
+
+#include "rewind/ops/side_graph.hpp"
 
 namespace rwd {
 namespace {
@@ -139,14 +142,142 @@ std::string GraphStats::table() const {
 
 namespace {
 
-// The step marks of g, and of the graphs linked into it, as series keyed by (scope path,
-// state); `prefix` is the path of the scope g was joined in ("" for the main graph).
+// Note [Side graphs in the report]: with two threads, a bidirectional layer's reverse
+// direction is recorded on a side graph (ops/side_graph.hpp), joined into the main graph by a
+// side_exit node. The report must read as it does on one thread:
+// - Order. The side graph's series go where one thread records the reverse direction: at
+//   the side_exit node, after the forward direction of the same layer and before the next
+//   layer.
+// - Reach. The side backward starts from the whole gradient of side_exit, [output, h_n, c_n]
+//   flattened. The parts no gradient reached in the main graph (c_n, when the loss reads
+//   only the output) are zeros there, and the side graph's concat passes them on: the nodes
+//   they alone feed get a gradient of zeros where one thread leaves them none ('-'). So in a
+//   side graph a node counts as reached only when a path of reached nodes leads to it from a
+//   reached part of the side output, which is what makes a gradient exist on one thread.
+
+// Which nodes of a graph a gradient reached (in the main graph: those with a gradient).
+using Reached = std::vector<bool>;
+
 template <Scalar T>
-void collect_step_norms(const Graph<T>& g, const std::string& prefix, GradientFlowReport& report,
+Reached with_gradient(const Graph<T>& g) {
+  Reached reached(g.size());
+  for (NodeId id = 0; id < g.size(); ++id) reached[id] = g.node(id).grad != nullptr;
+  return reached;
+}
+
+// The windows [begin, end) of node `id`'s gradient that reached consumers read: a view that
+// shares its input's gradient (a slice) reads its window, any other consumer all of it.
+template <Scalar T>
+std::vector<std::pair<int64_t, int64_t>> reached_windows(const Graph<T>& g, const Reached& reached,
+                                                         NodeId id) {
+  std::vector<std::pair<int64_t, int64_t>> windows;
+  for (NodeId c = id + 1; c < g.size(); ++c) {
+    const Node<T>& n = g.node(c);
+    const auto in = g.inputs(c);
+    if (!reached[c] || std::find(in.begin(), in.end(), id) == in.end()) continue;
+    if ((n.flags & Node<T>::kGradAlias) != 0)
+      windows.emplace_back(n.grad_offset, n.grad_offset + n.shape.numel());
+    else
+      windows.emplace_back(0, g.node(id).shape.numel());
+  }
+  return windows;
+}
+
+// The nodes of `side` a gradient reached, when its backward started from a gradient of which
+// only `windows` were reached (Note [Side graphs in the report]). As Graph::run_backward: a
+// reached node whose backward runs reaches its inputs that need a gradient, and a view that
+// shares its input's gradient reaches that input. The side output is a concat of flat parts;
+// a part is reached when its span overlaps a window. (Were it anything else, it would be
+// reached whole, as its gradient buffer says.)
+template <Scalar T>
+Reached side_reached(const Graph<T>& side,
+                     const std::vector<std::pair<int64_t, int64_t>>& windows) {
+  Reached reached(side.size(), false);
+  const NodeId root = side.backward_root();
+  if (root == Graph<T>::kNoNode) return reached;
+  reached[root] = true;
+  const Node<T>& out = side.node(root);
+  const auto parts = side.inputs(root);
+  bool flat_concat = std::string_view(out.op->name) == "concat" && out.shape.rank() == 1;
+  for (NodeId p : parts) flat_concat = flat_concat && side.node(p).shape.rank() == 1;
+  if (flat_concat) {
+    int64_t begin = 0;
+    for (NodeId p : parts) {
+      const int64_t end = begin + side.node(p).shape.numel();
+      for (const auto& [b, e] : windows) reached[p] = reached[p] || (b < end && begin < e);
+      begin = end;
+    }
+  }
+  for (int64_t id = int64_t(root); id >= 0; --id) {
+    const Node<T>& n = side.node(NodeId(id));
+    if (!reached[size_t(id)]) continue;
+    const auto in = side.inputs(NodeId(id));
+    if ((n.flags & Node<T>::kGradAlias) != 0) reached[in[0]] = true;
+    if (n.op->backward == nullptr || !n.needs_grad() || (flat_concat && NodeId(id) == root))
+      continue;
+    for (NodeId i : in) reached[i] = reached[i] || side.node(i).needs_grad();
+  }
+  return reached;
+}
+
+// A graph linked into another: where its side_exit node is on the other's tape (kNoNode when
+// it has none) and what a gradient reached in it.
+template <Scalar T>
+struct LinkedSide {
+  const Graph<T>* graph;
+  std::string path;  // the scope path it was joined in
+  NodeId exit;
+  Reached reached;
+};
+
+template <Scalar T>
+std::vector<LinkedSide<T>> linked_sides(const Graph<T>& g, const Reached& reached,
+                                        const std::string& prefix) {
+  std::vector<LinkedSide<T>> sides;
+  for (const auto& linked : g.linked_graphs()) {
+    if (linked.graph->round() != linked.round)
+      throw GraphError(
+          "gradient_flow: a side graph of this graph (a bidirectional layer's reverse "
+          "direction, on two threads) has been recorded again since, for another graph");
+    std::string at = g.scopes().path(linked.scope);
+    if (!prefix.empty()) at = at.empty() ? prefix : prefix + "/" + at;
+    LinkedSide<T> side{linked.graph, at, Graph<T>::kNoNode, with_gradient(*linked.graph)};
+    for (NodeId id = 0; id < g.size(); ++id) {
+      const Node<T>& n = g.node(id);
+      if (std::string_view(n.op->name) == "side_exit" &&
+          static_cast<const SideLink<T>*>(n.attrs.ptr)->side == linked.graph) {
+        side.exit = id;
+        side.reached = side_reached(*linked.graph, reached_windows(g, reached, id));
+        break;
+      }
+    }
+    sides.push_back(std::move(side));
+  }
+  std::stable_sort(sides.begin(), sides.end(),
+                   [](const LinkedSide<T>& a, const LinkedSide<T>& b) { return a.exit < b.exit; });
+  return sides;
+}
+
+// The step marks of g, and of the graphs linked into it, as series keyed by (scope path,
+// state); `prefix` is the path of the scope g was joined in ("" for the main graph), and
+// `reached` which of g's nodes a gradient reached.
+template <Scalar T>
+void collect_step_norms(const Graph<T>& g, const Reached& reached, const std::string& prefix,
+                        GradientFlowReport& report,
                         std::map<std::pair<std::string, uint32_t>, size_t>& series_of,
                         std::vector<std::vector<std::pair<int64_t, double>>>& points) {
   const ScopeTable& scopes = g.scopes();
+  const std::vector<LinkedSide<T>> sides = linked_sides(g, reached, prefix);
+  size_t next_side = 0;
+  // The linked graphs joined before node `before`, in tape order.
+  auto collect_sides = [&](NodeId before) {
+    for (; next_side < sides.size() && sides[next_side].exit < before; ++next_side) {
+      const LinkedSide<T>& side = sides[next_side];
+      collect_step_norms(*side.graph, side.reached, side.path, report, series_of, points);
+    }
+  };
   for (const StepOutput& mark : g.step_outputs()) {
+    collect_sides(mark.node);
     // A mark in an indexed scope ("t=3") belongs to the parent's series at t = the index;
     // any other mark is numbered in order within its own scope.
     const bool indexed = scopes.has_index(mark.scope);
@@ -164,19 +295,15 @@ void collect_step_norms(const Graph<T>& g, const std::string& prefix, GradientFl
     }
     auto& series = points[it->second];
     const Node<T>& n = g.node(mark.node);
-    const double norm = n.grad != nullptr ? l2_norm(n.grad, n.shape.numel())
-                                          : std::numeric_limits<double>::quiet_NaN();
+    const double norm = n.grad != nullptr && reached[mark.node]
+                            ? l2_norm(n.grad, n.shape.numel())
+                            : std::numeric_limits<double>::quiet_NaN();
     series.emplace_back(indexed ? scopes.index(mark.scope) : int64_t(series.size()), norm);
   }
-  for (const auto& linked : g.linked_graphs()) {
-    if (linked.graph->round() != linked.round)
-      throw GraphError(
-          "gradient_flow: a side graph of this graph (a bidirectional layer's reverse "
-          "direction, on two threads) has been recorded again since, for another graph");
-    std::string at = scopes.path(linked.scope);
-    if (!prefix.empty()) at = at.empty() ? prefix : prefix + "/" + at;
-    collect_step_norms(*linked.graph, at, report, series_of, points);
-  }
+  collect_sides(Graph<T>::kNoNode);
+  for (; next_side < sides.size(); ++next_side)  // those with no side_exit node
+    collect_step_norms(*sides[next_side].graph, sides[next_side].reached, sides[next_side].path,
+                       report, series_of, points);
 }
 
 }  // namespace
@@ -191,7 +318,7 @@ GradientFlowReport gradient_flow(const Graph<T>& g,
   GradientFlowReport report;
   std::map<std::pair<std::string, uint32_t>, size_t> series_of;  // index into report.hidden
   std::vector<std::vector<std::pair<int64_t, double>>> points;
-  collect_step_norms(g, "", report, series_of, points);
+  collect_step_norms(g, with_gradient(g), "", report, series_of, points);
   for (size_t k = 0; k < points.size(); ++k) {
     std::stable_sort(points[k].begin(), points[k].end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <vector>
 
 #include "rewind/core/error.hpp"
@@ -48,6 +49,14 @@ bool is_known_dtype(const std::string& dtype) {
 }
 
 std::vector<std::byte> read_file(const std::string& path) {
+  // A directory opens as a stream on Linux, and tellg then gives a size of 2^63 - 1: check
+  // the kind of file first (a missing file is left to the open below, which names errno).
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw IoError(fmt::format(
+        "'{}': cannot read: {}", path,
+        std::filesystem::is_directory(status) ? "it is a directory" : "it is not a regular file"));
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw IoError(fmt::format("'{}': cannot open for reading: {}", path, std::strerror(errno)));
@@ -61,6 +70,37 @@ std::vector<std::byte> read_file(const std::string& path) {
     throw IoError(fmt::format("'{}': read failed after {} of {} bytes", path, in.gcount(), size));
   return bytes;
 }
+
+// nlohmann-json keeps the last of two equal keys in an object without a word; a header that
+// lists a tensor (or a tensor's dtype, or a metadata key) twice is ambiguous, so it is an
+// error. Called by the parser on every event; a set of keys per open object.
+class DuplicateKeyCheck {
+ public:
+  explicit DuplicateKeyCheck(const std::string& src) : src_(&src) {}
+
+  bool operator()(int depth, nlohmann::json::parse_event_t event, const nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) open_.emplace_back();
+    if (event == Event::object_end) open_.pop_back();
+    if (event != Event::key) return true;
+    const auto& key = parsed.get_ref<const std::string&>();
+    if (depth == 1) tensor_ = key;
+    if (!open_.back().insert(key).second) {
+      if (depth == 1 && key == "__metadata__")
+        throw IoError(fmt::format("'{}': the header has two '__metadata__' entries", *src_));
+      if (depth == 1)
+        throw IoError(fmt::format("'{}': the header lists tensor '{}' twice", *src_, key));
+      throw IoError(
+          fmt::format("'{}': '{}' has the key '{}' twice in the header", *src_, tensor_, key));
+    }
+    return true;
+  }
+
+ private:
+  const std::string* src_;
+  std::vector<std::set<std::string>> open_;  // the keys seen in each object being parsed
+  std::string tensor_;                       // the top-level key being parsed
+};
 
 // Parses and validates the header; returns the entries and the start of the data section.
 std::vector<Entry> parse_header(std::span<const std::byte> bytes, const std::string& src,
@@ -82,7 +122,7 @@ std::vector<Entry> parse_header(std::span<const std::byte> bytes, const std::str
   const char* text = reinterpret_cast<const char*>(bytes.data() + 8);
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(text, text + n);
+    header = nlohmann::json::parse(text, text + n, DuplicateKeyCheck{src});
   } catch (const nlohmann::json::exception& e) {
     // parse_error, and also out_of_range for a number too large for a double (1e400).
     throw IoError(fmt::format("'{}': malformed JSON header: {}", src, e.what()));

@@ -10,13 +10,15 @@
 //   char_lm --quick                         # tiny settings: the smoke test
 //
 // Exit status 0 when the loss went down (on --resume: when the restored model starts far
-// below an untrained model's loss, and ends no higher); 2 on bad input, including a --resume
-// whose checkpoint is already at or past --steps.
+// below an untrained model's loss, and ends no higher); 2 on bad input (a bad option, named
+// with its value, before anything is written; a --resume whose checkpoint is already at or
+// past --steps) or an error.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -208,28 +210,33 @@ std::string hex(const std::string& bytes) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   examples::use_one_blas_thread();
   examples::Args args(argc, argv,
                       "Character-level LSTM language model with truncated BPTT, sampling and "
                       "checkpoints.");
   const bool quick = args.flag("quick", "tiny settings for a smoke test (seconds)");
   Settings s;
-  const std::string text_path = args.text("text", "", "train on this text file");
-  s.steps = args.integer("steps", quick ? 200 : s.steps, "train until this step");
-  s.hidden = args.integer("hidden", quick ? 32 : s.hidden, "LSTM hidden size");
-  s.embed = args.integer("embed", quick ? 8 : s.embed, "embedding size");
-  s.layers = args.integer("layers", s.layers, "LSTM layers");
-  s.batch = args.integer("batch", quick ? 8 : s.batch, "parallel streams per step");
-  s.bptt = args.integer("bptt", quick ? 16 : s.bptt, "characters per truncated-BPTT chunk");
-  s.lr = args.real("lr", quick ? 1e-2 : s.lr, "Adam learning rate");
-  s.seed = uint64_t(args.integer("seed", int64_t(s.seed), "random seed"));
-  const double temperature = args.real("temperature", 0.8, "sampling temperature");
-  const std::string save = args.text("save", "char_lm.safetensors", "checkpoint to write");
-  const int64_t save_every =
-      args.integer("save-every", 500, "steps between checkpoints (and one at the end)");
-  const std::string resume = args.text("resume", "", "checkpoint to continue from");
-  const std::string csv_path = args.text("csv", "char_lm_loss.csv", "loss curve CSV");
+  using examples::at_least;
+  const std::string text_path = args.input_file("text", "", "train on this text file");
+  s.steps = args.integer("steps", quick ? 200 : s.steps, "train until this step", at_least(1));
+  s.hidden = args.integer("hidden", quick ? 32 : s.hidden, "LSTM hidden size", at_least(1));
+  s.embed = args.integer("embed", quick ? 8 : s.embed, "embedding size", at_least(1));
+  s.layers = args.integer("layers", s.layers, "LSTM layers", at_least(1));
+  s.batch = args.integer("batch", quick ? 8 : s.batch, "parallel streams per step", at_least(1));
+  s.bptt =
+      args.integer("bptt", quick ? 16 : s.bptt, "characters per truncated-BPTT chunk", at_least(1));
+  s.lr = args.real("lr", quick ? 1e-2 : s.lr, "Adam learning rate", examples::positive());
+  s.seed = uint64_t(args.integer("seed", int64_t(s.seed), "random seed", at_least(0)));
+  const double temperature =
+      args.real("temperature", 0.8, "sampling temperature (0: the likeliest char)", at_least(0));
+  const std::string save =
+      args.output_file("save", "char_lm.safetensors", "checkpoint to write ('' for none)");
+  const int64_t save_every = args.integer(
+      "save-every", 500, "steps between checkpoints (0: only at the end)", at_least(0));
+  const std::string resume = args.input_file("resume", "", "checkpoint to continue from");
+  const std::string csv_path =
+      args.output_file("csv", "char_lm_loss.csv", "loss curve CSV ('' for none)");
   args.done();
 
   // The data.
@@ -317,7 +324,7 @@ int main(int argc, char** argv) {
   // Training: each step continues every stream where the last one stopped; the LSTM state
   // carries over as a constant (truncated BPTT: no gradient flows into the previous chunk).
   examples::LossCsv csv(csv_path);
-  examples::Progress progress("char_lm", s.steps - start, &csv);
+  examples::Progress progress("char_lm", s.steps, &csv, start);
   Tensor<float> h = Tensor<float>::zeros({s.layers, s.batch, s.hidden});
   Tensor<float> c = h;
   std::vector<int64_t> carry(size_t(s.batch), corpus.id('\n'));
@@ -342,7 +349,7 @@ int main(int argc, char** argv) {
     c = Tensor<float>(state[1].value());
     if (step == start + 1) first_loss = loss.item();
     if (s.steps - step < window) recent_loss += loss.item() / double(window);
-    progress.step(step - start, loss.item(), s.batch * s.bptt);
+    progress.step(step, loss.item(), s.batch * s.bptt);
     if (save_every > 0 && step % save_every == 0 && step < s.steps) checkpoint(step);
   }
   progress.finish();
@@ -378,4 +385,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+} catch (const std::exception& e) {  // e.g. no memory for the sizes asked for
+  fmt::print(stderr, "char_lm: {}\n", e.what());
+  return 2;
 }

@@ -14,10 +14,12 @@
 //   custom_cell            # gradient checks, then training (under a minute)
 //   custom_cell --quick    # tiny settings: the smoke test
 //
-// Exit status 0 when both gradient checks pass and the loss went down.
+// Exit status 0 when both gradient checks pass and the loss went down; 2 on a bad option
+// (named with its value) or an error.
 #include <fmt/format.h>
 
 #include <array>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -216,18 +218,21 @@ class AddingModel : public rwd::Module<float> {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   examples::use_one_blas_thread();
   examples::Args args(argc, argv,
                       "A custom op (lerp) and a custom recurrent cell (MGU) in user code: "
                       "gradient checks, then training through the sequence driver.");
   const bool quick = args.flag("quick", "tiny settings for a smoke test (seconds)");
-  const int64_t steps = args.integer("steps", quick ? 300 : 3000, "training steps");
-  const int64_t length = args.integer("length", quick ? 10 : 50, "sequence length T");
-  const int64_t hidden = args.integer("hidden", quick ? 16 : 64, "hidden size");
-  const int64_t batch = args.integer("batch", 64, "sequences per step");
-  const double lr = args.real("lr", 3e-3, "Adam learning rate");
-  const std::string csv_path = args.text("csv", "custom_cell_loss.csv", "loss curve CSV");
+  using examples::at_least;
+  const int64_t steps = args.integer("steps", quick ? 300 : 3000, "training steps", at_least(1));
+  // Two of the T numbers are marked: T >= 2.
+  const int64_t length = args.integer("length", quick ? 10 : 50, "sequence length T", at_least(2));
+  const int64_t hidden = args.integer("hidden", quick ? 16 : 64, "hidden size", at_least(1));
+  const int64_t batch = args.integer("batch", 64, "sequences per step", at_least(1));
+  const double lr = args.real("lr", 3e-3, "Adam learning rate", examples::positive());
+  const std::string csv_path =
+      args.output_file("csv", "custom_cell_loss.csv", "loss curve CSV ('' for none)");
   args.done();
 
   const bool op_ok = check_op();
@@ -277,4 +282,7 @@ int main(int argc, char** argv) {
   const bool learned = last < 0.5f * first;
   if (!learned) fmt::print("FAIL: the loss did not go down enough\n");
   return op_ok && cell_ok && learned ? 0 : 1;
+} catch (const std::exception& e) {  // e.g. no memory for the sizes asked for
+  fmt::print(stderr, "custom_cell: {}\n", e.what());
+  return 2;
 }

@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -46,16 +47,16 @@ Args parse(int argc, char** argv) {
                      "Gradient flow through time: a vanilla RNN, an LSTM and a GRU on a task that "
                      "depends on the first inputs of a long sequence.");
   Args a;
-  a.steps = cli.integer("steps", a.steps, "sequence length T");
-  a.hidden = cli.integer("hidden", a.hidden, "hidden size");
-  a.iters = int(cli.integer("iters", a.iters, "training batches"));
-  a.seed = uint64_t(cli.integer("seed", int64_t(a.seed), "random seed"));
-  a.gate_bias = float(cli.real("gate-bias", a.gate_bias, "initial LSTM forget / GRU update bias"));
-  a.out = cli.text("out", a.out, "path prefix of the CSV and SVG");
+  using examples::at_least;
+  a.steps = cli.integer("steps", a.steps, "sequence length T", at_least(4));
+  a.hidden = cli.integer("hidden", a.hidden, "hidden size", at_least(1));
+  a.iters = int(cli.integer("iters", a.iters, "training batches",
+                            examples::between(0, std::numeric_limits<int>::max())));
+  a.seed = uint64_t(cli.integer("seed", int64_t(a.seed), "random seed", at_least(0)));
+  a.gate_bias = float(cli.real("gate-bias", a.gate_bias, "initial LSTM forget / GRU update bias",
+                               examples::between(-100, 100)));  // sigmoid(±100): fully shut/open
+  a.out = cli.output_prefix("out", a.out, "path prefix of the CSV and SVG");
   cli.done();
-  if (a.steps < 4 || a.hidden < 1 || a.iters < 0)
-    throw ValueError(fmt::format("needs --steps >= 4, --hidden >= 1, --iters >= 0 (got {}, {}, {})",
-                                 a.steps, a.hidden, a.iters));
   return a;
 }
 

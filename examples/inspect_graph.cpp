@@ -34,11 +34,12 @@ Args parse(int argc, char** argv) {
   examples::Args cli(argc, argv,
                      "The graph of a small LSTM: DOT, picture, statistics, gradient flow.");
   Args a;
-  a.steps = cli.integer("steps", a.steps, "sequence length");
-  a.collapse = cli.integer("collapse", a.collapse, "draw only the first and last K steps in full");
-  a.out = cli.text("out", a.out, "path prefix of the files");
+  a.steps = cli.integer("steps", a.steps, "sequence length", examples::at_least(1));
+  a.collapse = cli.integer("collapse", a.collapse,
+                           "draw only the first and last K steps in full (-1: all steps)",
+                           examples::at_least(-1));
+  a.out = cli.output_prefix("out", a.out, "path prefix of the files");
   cli.done();
-  if (a.steps < 1) throw ValueError(fmt::format("--steps must be at least 1 (got {})", a.steps));
   return a;
 }
 
@@ -109,7 +110,10 @@ int main(int argc, char** argv) try {
   std::ostringstream dot;
   write_dot(dot, g, dot_options, params);
   const std::string dot_path = args.out + ".dot";
-  std::ofstream(dot_path) << dot.str();
+  std::ofstream dot_file(dot_path);
+  dot_file << dot.str();
+  dot_file.close();
+  if (!dot_file) throw IoError(fmt::format("cannot write '{}'", dot_path));
   fmt::print("wrote {} ({} nodes, {} bytes)\n", dot_path, g.size(), dot.str().size());
   if (have_dot()) {
     const std::string png = args.out + ".png";

@@ -10,11 +10,13 @@
 //
 // Exit status 0 when every LSTM and GRU run lowered its loss and, at the longest length, both
 // reach a clearly higher accuracy than the RNN (of the models trained: --models rnn,lstm,gru
-// by default; a model left out is neither checked nor shown).
+// by default; a model left out is neither checked nor shown); 2 on a bad option (named with
+// its value) or an error.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -179,27 +181,31 @@ std::string cell(const Result& r) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   examples::use_one_blas_thread();
   examples::Args args(argc, argv,
                       "Long-range memory: recall a marked symbol after T steps with a vanilla "
                       "RNN, an LSTM and a GRU.");
   const bool quick = args.flag("quick", "tiny settings for a smoke test (seconds)");
   Settings s;
+  using examples::at_least;
   std::vector<int64_t> lengths = args.integers(
       "lengths", quick ? std::vector<int64_t>{5, 30} : std::vector<int64_t>{10, 25, 50, 100, 200},
-      "sequence lengths T");
-  s.max_steps = args.integer("steps", quick ? 600 : s.max_steps, "most training steps per run");
-  s.hidden = args.integer("hidden", quick ? 32 : s.hidden, "hidden size");
-  s.batch = args.integer("batch", s.batch, "sequences per step");
-  s.symbols = args.integer("symbols", s.symbols, "alphabet size K");
-  s.lr = args.real("lr", s.lr, "Adam learning rate");
+      "sequence lengths T", at_least(1));
+  s.max_steps =
+      args.integer("steps", quick ? 600 : s.max_steps, "most training steps per run", at_least(1));
+  s.hidden = args.integer("hidden", quick ? 32 : s.hidden, "hidden size", at_least(1));
+  s.batch = args.integer("batch", s.batch, "sequences per step", at_least(1));
+  s.symbols = args.integer("symbols", s.symbols, "alphabet size K", at_least(2));
+  s.lr = args.real("lr", s.lr, "Adam learning rate", examples::positive());
   s.chrono = !args.flag("no-chrono", "keep PyTorch's initial gate biases (no chrono init)");
-  s.eval_every = args.integer("eval-every", quick ? 25 : s.eval_every, "steps between checks");
-  s.eval_size = args.integer("eval-size", quick ? 256 : s.eval_size, "held-out sequences");
-  s.seed = uint64_t(args.integer("seed", int64_t(s.seed), "random seed"));
+  s.eval_every =
+      args.integer("eval-every", quick ? 25 : s.eval_every, "steps between checks", at_least(1));
+  s.eval_size =
+      args.integer("eval-size", quick ? 256 : s.eval_size, "held-out sequences", at_least(1));
+  s.seed = uint64_t(args.integer("seed", int64_t(s.seed), "random seed", at_least(0)));
   const std::string csv_path =
-      args.text("csv", "long_memory_loss.csv", "loss curve CSV ('' for none)");
+      args.output_file("csv", "long_memory_loss.csv", "loss curve CSV ('' for none)");
   const std::vector<std::string> models =
       args.names("models", {"rnn", "lstm", "gru"}, {"rnn", "lstm", "gru"}, "models to train");
   args.done();
@@ -278,4 +284,7 @@ int main(int argc, char** argv) {
       ok = false;
     }
   return ok ? 0 : 1;
+} catch (const std::exception& e) {  // e.g. no memory for the sizes asked for
+  fmt::print(stderr, "long_memory: {}\n", e.what());
+  return 2;
 }

@@ -59,29 +59,34 @@ class LossCsv {
   std::ofstream out_;
 };
 
-/// Progress of one training run of `total` steps. Call step() after every step.
+/// Progress of one training run up to step `total`. Call step() after every step. A run
+/// resumed from a checkpoint passes the step it was saved at as `resumed_at`: the steps it
+/// reports (lines and CSV) go on from there, resumed_at + 1 to total.
 class Progress {
  public:
-  Progress(std::string run, int64_t total, LossCsv* csv = nullptr)
+  Progress(std::string run, int64_t total, LossCsv* csv = nullptr, int64_t resumed_at = 0)
       : run_(std::move(run)),
         total_(total),
+        resumed_at_(resumed_at),
         csv_(csv),
         tty_(::isatty(::fileno(stdout)) == 1),
-        every_(std::max<int64_t>(1, total / 10)),
+        every_(std::max<int64_t>(1, (total - resumed_at) / 10)),
         start_(Clock::now()),
-        last_draw_(start_) {}
+        last_draw_(start_),
+        last_step_(resumed_at) {}
 
-  /// Records step `step` (1-based) with its loss and the tokens it processed.
+  /// Records step `step` (resumed_at + 1, resumed_at + 2, ...) with its loss and the tokens
+  /// it processed.
   void step(int64_t step, double loss, int64_t tokens) {
     tokens_ += tokens;
     interval_loss_ += loss;
     ++interval_steps_;
-    ema_ = last_step_ == 0 ? loss : 0.9 * ema_ + 0.1 * loss;
+    ema_ = last_step_ == resumed_at_ ? loss : 0.9 * ema_ + 0.1 * loss;
     last_step_ = step;
     const double elapsed = seconds_since(start_);
     const double rate = elapsed > 0 ? double(tokens_) / elapsed : 0;
     if (csv_) csv_->row(run_, step, loss, rate, elapsed);
-    const double eta = elapsed / double(step) * double(total_ - step);
+    const double eta = elapsed / double(step - resumed_at_) * double(total_ - step);
     if (tty_) {
       // Redraw at most 10 times a second, and always at the last step.
       if (step < total_ && seconds_since(last_draw_) < 0.1) return;
@@ -92,7 +97,7 @@ class Progress {
                  "", kWidth - filled, step, total_, ema_, format_rate(rate), format_duration(eta));
       std::fflush(stdout);
       drawn_ = true;
-    } else if (step % every_ == 0 || step == total_) {
+    } else if ((step - resumed_at_) % every_ == 0 || step == total_) {
       print_line(eta);
     }
   }
@@ -130,16 +135,17 @@ class Progress {
 
   std::string run_;
   int64_t total_;
+  int64_t resumed_at_;
   LossCsv* csv_;
   bool tty_;
   int64_t every_;
   Clock::time_point start_;
   Clock::time_point last_draw_;
+  int64_t last_step_;
   int64_t tokens_ = 0;
   double interval_loss_ = 0;
   int64_t interval_steps_ = 0;
   double ema_ = 0;
-  int64_t last_step_ = 0;
   bool drawn_ = false;
 };
 

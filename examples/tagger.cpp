@@ -9,10 +9,12 @@
 //   tagger            # both models, a few tens of seconds
 //   tagger --quick    # tiny settings: the smoke test
 //
-// Exit status 0 when both losses went down and the Bi-LSTM is clearly more accurate.
+// Exit status 0 when both losses went down and the Bi-LSTM is clearly more accurate; 2 on a
+// bad option (named with its value) or an error.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -176,24 +178,28 @@ Result train(const std::string& name, bool bidirectional, const Settings& s, int
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   examples::use_one_blas_thread();
   examples::Args args(argc, argv,
                       "Bi-LSTM tagger: tag each digit by comparing it with the sequence's last "
                       "digit; a one-directional LSTM next to a bidirectional one.");
   const bool quick = args.flag("quick", "tiny settings for a smoke test (seconds)");
   Settings s;
-  s.steps = args.integer("steps", quick ? 150 : s.steps, "training steps per model");
-  s.hidden = args.integer("hidden", quick ? 16 : s.hidden, "LSTM hidden size per direction");
-  s.embed = args.integer("embed", quick ? 8 : s.embed, "embedding size");
-  s.batch = args.integer("batch", s.batch, "sequences per step");
-  s.max_length = args.integer("max-length", quick ? 12 : s.max_length, "longest sequence");
-  s.lr = args.real("lr", quick ? 1e-2 : s.lr, "Adam learning rate");
-  s.seed = uint64_t(args.integer("seed", int64_t(s.seed), "random seed"));
-  const int64_t eval_size = args.integer("eval-size", quick ? 128 : 1000, "held-out sequences");
-  const std::string csv_path = args.text("csv", "tagger_loss.csv", "loss curve CSV");
+  using examples::at_least;
+  s.steps = args.integer("steps", quick ? 150 : s.steps, "training steps per model", at_least(1));
+  s.hidden =
+      args.integer("hidden", quick ? 16 : s.hidden, "LSTM hidden size per direction", at_least(1));
+  s.embed = args.integer("embed", quick ? 8 : s.embed, "embedding size", at_least(1));
+  s.batch = args.integer("batch", s.batch, "sequences per step", at_least(1));
+  s.max_length = args.integer("max-length", quick ? 12 : s.max_length, "longest sequence",
+                              at_least(double(s.min_length)));
+  s.lr = args.real("lr", quick ? 1e-2 : s.lr, "Adam learning rate", examples::positive());
+  s.seed = uint64_t(args.integer("seed", int64_t(s.seed), "random seed", at_least(0)));
+  const int64_t eval_size =
+      args.integer("eval-size", quick ? 128 : 1000, "held-out sequences", at_least(1));
+  const std::string csv_path =
+      args.output_file("csv", "tagger_loss.csv", "loss curve CSV ('' for none)");
   args.done();
-  if (s.max_length < s.min_length) s.max_length = s.min_length;
 
   fmt::print(
       "Tag each digit as <, = or > the last digit of its sequence; lengths {}..{}, "
@@ -225,4 +231,7 @@ int main(int argc, char** argv) {
     ok = false;
   }
   return ok ? 0 : 1;
+} catch (const std::exception& e) {  // e.g. no memory for the sizes asked for
+  fmt::print(stderr, "tagger: {}\n", e.what());
+  return 2;
 }

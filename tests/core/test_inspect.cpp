@@ -291,6 +291,52 @@ TEST_CASE("gradient flow: stacked bidirectional series, and decay back through a
   CHECK(norms.front() < 1e-3 * norms.back());
 }
 
+TEST_CASE("gradient flow: two threads report what one thread reports, '-' included",
+          "[core][inspect][gradflow][threads]") {
+  // With two threads the reverse direction runs on a side graph whose backward starts from
+  // [output, h_n, c_n] flattened; a part the loss does not read (c_n here) must stay "no
+  // gradient" ("-"), as on one thread, not become a gradient of zeros (0.000e+00).
+  Generator gen(14);
+  LSTM<double> lstm(rwd::test::rnn_options(2, 3, 2, true), gen);
+  const Tensor<double> x = randn({4, 2, 2}, 15);
+  using Loss = Var<double> (*)(const LSTM<double>::Output&);
+  const std::pair<const char*, Loss> losses[] = {
+      {"output", [](const LSTM<double>::Output& o) { return sum(square(o.output)); }},
+      {"h_n", [](const LSTM<double>::Output& o) { return sum(o.state[0]); }},
+      {"c_n", [](const LSTM<double>::Output& o) { return sum(o.state[1]); }},
+  };
+  for (const auto& [name, loss] : losses) {
+    INFO("loss on " << name);
+    std::array<GradientFlowReport, 2> reports;
+    for (int threads : {1, 2}) {
+      struct Threads {  // one thread again after this run, even when it throws
+        explicit Threads(int n) { set_num_threads(n); }
+        ~Threads() { set_num_threads(1); }
+      } guard(threads);
+      Graph<double> g;
+      auto out = lstm.forward(g.input(x));
+      lstm.zero_grad();
+      g.backward(loss(out));
+      reports[size_t(threads - 1)] = gradient_flow(g, lstm.named_parameters());
+    }
+    const GradientFlowReport& one = reports[0];
+    const GradientFlowReport& two = reports[1];
+    CHECK(two.table() == one.table());
+    REQUIRE(two.hidden.size() == one.hidden.size());
+    for (size_t k = 0; k < one.hidden.size(); ++k) {
+      INFO(one.hidden[k].name);
+      REQUIRE(two.hidden[k].norms.size() == one.hidden[k].norms.size());
+      for (size_t t = 0; t < one.hidden[k].norms.size(); ++t) {
+        INFO("t = " << t);
+        const double a = one.hidden[k].norms[t];
+        const double b = two.hidden[k].norms[t];
+        CHECK(std::isnan(b) == std::isnan(a));
+        if (!std::isnan(a)) CHECK(b == Approx(a).epsilon(1e-12).margin(1e-300));
+      }
+    }
+  }
+}
+
 TEST_CASE("gradient flow: table, CSV, unreached marks and errors", "[core][inspect][gradflow]") {
   Graph<double> g;
   CHECK_THROWS_WITH(gradient_flow(g), Catch::Contains("no backward()"));

@@ -246,3 +246,48 @@ TEST_CASE("safetensors: a __metadata__ that is not an object is an error naming 
   CHECK(parse_error(good) == "no error");
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("safetensors: loading a directory is an IoError naming it, not bad_alloc",
+          "[core][safetensors][errors]") {
+  // On ext4 an ifstream opens a directory and tellg says it holds 2^63 - 1 bytes.
+  const std::string dir = rwd::test::temp_dir("load_directory");
+  CHECK_THROWS_AS(load_safetensors<float>(dir), IoError);
+  CHECK_THROWS_WITH(load_safetensors<double>(dir),
+                    Catch::Contains(dir) && Catch::Contains("directory"));
+  CHECK_THROWS_WITH(load_safetensors_metadata(dir),
+                    Catch::Contains(dir) && Catch::Contains("directory"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("safetensors: a header listing a name twice is an error naming the file and the name",
+          "[core][safetensors][errors]") {
+  // Both entries are valid on their own; nlohmann-json alone would keep the last one.
+  const std::string twice = R"({"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},)"
+                            R"("w":{"dtype":"F64","shape":[1],"data_offsets":[8,16]}})";
+  CHECK_THAT(parse_error(make_file(twice, 16)),
+             Catch::Contains("bad.safetensors") && Catch::Contains("tensor 'w' twice"));
+  CHECK_THAT(parse_error(make_file(R"({"__metadata__":{},"__metadata__":{},)"
+                                   R"("w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})",
+                                   16)),
+             Catch::Contains("two '__metadata__'"));
+  CHECK_THAT(parse_error(make_file(R"({"__metadata__":{"step":"1","step":"2"},)"
+                                   R"("w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})",
+                                   16)),
+             Catch::Contains("'__metadata__' has the key 'step' twice"));
+  CHECK_THAT(parse_error(make_file(
+                 R"({"w":{"dtype":"F32","dtype":"F64","shape":[2],"data_offsets":[0,16]}})", 16)),
+             Catch::Contains("'w' has the key 'dtype' twice"));
+  // The same name in two different objects is no duplicate.
+  CHECK(parse_error(make_file(R"({"__metadata__":{"w":"x"},)"
+                              R"("w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})",
+                              16)) == "no error");
+
+  const std::string dir = rwd::test::temp_dir("duplicate_tensor");
+  const std::string path = dir + "/twice.safetensors";
+  const auto bytes = make_file(twice, 16);
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  CHECK_THROWS_WITH(load_safetensors<double>(path),
+                    Catch::Contains("twice.safetensors") && Catch::Contains("'w'"));
+  std::filesystem::remove_all(dir);
+}

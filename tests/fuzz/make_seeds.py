@@ -37,6 +37,9 @@ SEEDS = {
     "length_past_end": blob({"a": entry("F32", [1], 0, 4)}, b"\0" * 4, declared=1 << 40),
     "bad_json": blob(b'{"a":{"dtype":"F32","shape":[1],', b"\0" * 4),
     "truncated": struct.pack("<Q", 100)[:5],
+    # json.dumps cannot write a key twice: the header is spelled out.
+    "duplicate_name": blob(b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+                           b'"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', b"\0" * 8),
     # Found by the fuzzer: nlohmann-json throws out_of_range (not parse_error) for 1e3576.
     "number_overflow": blob(b'{"w":{"dtype":"F64","shape":[1e3576],"data_offsets":[0,8]}}',
                             b"\0" * 8),
