@@ -129,8 +129,18 @@ class Graph {
   [[nodiscard]] std::span<const StepOutput> step_outputs() const { return marks_.outputs(); }
   using Linked = typename StepMarks<T>::Linked;
   /// Joins the step marks of `side`, recorded beside this graph, into this graph's (at the
-  /// current scope), for the gradient-flow report.
-  void link_side_graph(const Graph& side) { marks_.link(side, scopes_.current(), side.round()); }
+  /// current scope), for the gradient-flow report; `exit` carries the side graph's result
+  /// here (its gradient is what the side graph's backward starts from).
+  void link_side_graph(const Graph& side, Var<T> exit) {
+    check(exit, "link_side_graph");
+    marks_.link(side, exit.id(), scopes_.current(), side.round());
+  }
+  [[deprecated(
+      "pass the node that carries the side graph's result: link_side_graph(side, "
+      "exit)")]] void
+  link_side_graph(const Graph& side) {
+    marks_.link(side, NodeId(nodes_.size() - 1), scopes_.current(), side.round());
+  }
   [[nodiscard]] std::span<const Linked> linked_graphs() const { return marks_.linked(); }
 
   // ---- Anomaly mode (core/anomaly.hpp) ----

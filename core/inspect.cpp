@@ -13,8 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include "rewind/ops/side_graph.hpp"
-
 namespace rwd {
 namespace {
 
@@ -220,8 +218,8 @@ Reached side_reached(const Graph<T>& side,
   return reached;
 }
 
-// A graph linked into another: where its side_exit node is on the other's tape (kNoNode when
-// it has none) and what a gradient reached in it.
+// A graph linked into another: the node carrying its result on the other's tape (Graph::
+// link_side_graph) and what a gradient reached in it.
 template <Scalar T>
 struct LinkedSide {
   const Graph<T>* graph;
@@ -241,17 +239,8 @@ std::vector<LinkedSide<T>> linked_sides(const Graph<T>& g, const Reached& reache
           "direction, on two threads) has been recorded again since, for another graph");
     std::string at = g.scopes().path(linked.scope);
     if (!prefix.empty()) at = at.empty() ? prefix : prefix + "/" + at;
-    LinkedSide<T> side{linked.graph, at, Graph<T>::kNoNode, with_gradient(*linked.graph)};
-    for (NodeId id = 0; id < g.size(); ++id) {
-      const Node<T>& n = g.node(id);
-      if (std::string_view(n.op->name) == "side_exit" &&
-          static_cast<const SideLink<T>*>(n.attrs.ptr)->side == linked.graph) {
-        side.exit = id;
-        side.reached = side_reached(*linked.graph, reached_windows(g, reached, id));
-        break;
-      }
-    }
-    sides.push_back(std::move(side));
+    sides.push_back({linked.graph, at, linked.exit,
+                     side_reached(*linked.graph, reached_windows(g, reached, linked.exit))});
   }
   std::stable_sort(sides.begin(), sides.end(),
                    [](const LinkedSide<T>& a, const LinkedSide<T>& b) { return a.exit < b.exit; });
@@ -301,9 +290,6 @@ void collect_step_norms(const Graph<T>& g, const Reached& reached, const std::st
     series.emplace_back(indexed ? scopes.index(mark.scope) : int64_t(series.size()), norm);
   }
   collect_sides(Graph<T>::kNoNode);
-  for (; next_side < sides.size(); ++next_side)  // those with no side_exit node
-    collect_step_norms(*sides[next_side].graph, sides[next_side].reached, sides[next_side].path,
-                       report, series_of, points);
 }
 
 }  // namespace

@@ -25,10 +25,12 @@ struct StepOutput {
 template <Scalar T>
 class StepMarks {
  public:
-  /// A graph recorded beside the marked one and joined into it, with the scope it was
-  /// joined in and its round then (a graph cleared since no longer holds those marks).
+  /// A graph recorded beside the marked one and joined into it: the node that carries its
+  /// result on the marked graph, the scope it was joined in and its round then (a graph
+  /// cleared since no longer holds those marks).
   struct Linked {
     const Graph<T>* graph;
+    NodeId exit;
     ScopeId scope;
     uint64_t round;
   };
@@ -36,8 +38,8 @@ class StepMarks {
   void mark(NodeId node, ScopeId scope, uint32_t state) {
     outputs_.push_back({node, scope, state});
   }
-  void link(const Graph<T>& side, ScopeId scope, uint64_t side_round) {
-    linked_.push_back({&side, scope, side_round});
+  void link(const Graph<T>& side, NodeId exit, ScopeId scope, uint64_t side_round) {
+    linked_.push_back({&side, exit, scope, side_round});
   }
   [[nodiscard]] std::span<const StepOutput> outputs() const { return outputs_; }
   [[nodiscard]] std::span<const Linked> linked() const { return linked_; }

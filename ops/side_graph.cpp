@@ -143,7 +143,7 @@ Var<T> side_exit(Var<T> entry, SideLink<T>* link) {
   const Node<T>& s = link->side->node(link->side_output);
   auto [y, out] = g.record(kSideExit<T>, {entry}, s.shape, SideAttrs<T>{link});
   std::memcpy(out, s.value, size_t(s.shape.numel()) * sizeof(T));
-  g.link_side_graph(*link->side);
+  g.link_side_graph(*link->side, y);
   link->side_round = link->side->round();  // backward checks the side was not recorded again
   g.template extension<SideGraphs<T>>().joined(link);
   return y;
