@@ -41,6 +41,17 @@ requires requires {
 struct CellScalar<C> {
   using type = typename C::Scalar;
 };
+template <class C, class T>
+struct CellState {
+  using type = std::array<Var<T>, 1>;  // a stand-in, as above
+};
+template <class C, class T>
+requires requires {
+  typename C::State;
+}
+struct CellState<C, T> {
+  using type = typename C::State;
+};
 template <class S, class T>
 constexpr bool kIsStateArray = false;
 template <class T, size_t K>
@@ -135,8 +146,9 @@ class Recurrent : public Module<typename detail::CellScalar<Cell>::type> {
   static_assert(check_recurrent_cell<Cell>());
 
  public:
-  using T = typename Cell::Scalar;
-  using State = typename Cell::State;
+  using T = typename detail::CellScalar<Cell>::type;        // Cell::Scalar (checked above)
+  using State = typename detail::CellState<Cell, T>::type;  // Cell::State
+  using VarT = Var<T>;
   static constexpr size_t kStateSize = std::tuple_size_v<State>;
   using Output = SequenceOutput<T, kStateSize>;
   /// Makes the cell of one layer and direction.
@@ -356,9 +368,9 @@ void Recurrent<Cell>::check_step(const State& next, int64_t layer, int direction
 }
 
 template <class Cell>
-Var<typename Cell::Scalar> Recurrent<Cell>::make_masks(Graph<T>& g,
-                                                       std::span<const int64_t> lengths,
-                                                       int64_t steps, int64_t batch) const {
+typename Recurrent<Cell>::VarT Recurrent<Cell>::make_masks(Graph<T>& g,
+                                                           std::span<const int64_t> lengths,
+                                                           int64_t steps, int64_t batch) const {
   // [T, B, 1]: 1 while step t is inside sequence b, else 0. Only when some sequence is
   // shorter than T.
   if (std::none_of(lengths.begin(), lengths.end(), [&](int64_t len) { return len < steps; }))
@@ -411,8 +423,8 @@ std::array<typename Recurrent<Cell>::Direction, 2> Recurrent<Cell>::run_in_paral
 }
 
 template <class Cell>
-Var<typename Cell::Scalar> Recurrent<Cell>::run_layer(Graph<T>& g, int64_t layer, Var<T> in,
-                                                      const State& initial, const Run& run) {
+typename Recurrent<Cell>::VarT Recurrent<Cell>::run_layer(Graph<T>& g, int64_t layer, Var<T> in,
+                                                          const State& initial, const Run& run) {
   const int64_t hidden = options_.hidden_size;
   const int d_count = directions();
   std::array<State, 2> init;  // each direction's initial state [B, H] (empty: zeros)

@@ -363,3 +363,39 @@ TEST_CASE("a training step of a reused LSTM makes no heap allocation", "[layers]
   const int64_t allocations = rwd::test::allocation_count() - before;
   CHECK(allocations == 0);
 }
+
+namespace {
+
+// A user cell with a bug: its new state has hidden_size + 1 columns.
+class WideStateCell : public Module<double> {
+ public:
+  using Scalar = double;
+  using State = std::array<Var<double>, 1>;
+  WideStateCell(int64_t input, int64_t hidden) : input_(input), hidden_(hidden) {}
+  [[nodiscard]] int64_t input_size() const { return input_; }
+  [[nodiscard]] int64_t hidden_size() const { return hidden_; }
+  State step(Var<double> x, const State& s) {
+    return {concat({s[0], slice(x, 1, 0, 1)}, 1)};  // [B, H + 1]
+  }
+  void visit(ModuleVisitor<double>&) override {}
+
+ private:
+  int64_t input_, hidden_;
+};
+
+}  // namespace
+
+TEST_CASE("a user cell returning a state of the wrong shape is named with its layer",
+          "[layers][sequence][errors]") {
+  Generator gen(3);
+  Recurrent<WideStateCell> layer(
+      "WideRNN", rwd::test::rnn_options(2, 3, 2),
+      [](int64_t in, int64_t hidden, bool, Generator&) { return WideStateCell(in, hidden); },
+      gen);
+  Graph<double> g;
+  auto x = g.input(randn({4, 2, 2}, 9));
+  CHECK_THROWS_AS(layer.forward(x), ShapeError);
+  CHECK_THROWS_WITH(layer.forward(x),
+                    Catch::StartsWith("WideRNN: the cell of layer 0 (forward direction) returned "
+                                      "state 0 at step 0 of shape [2, 4]; expected [2, 3]"));
+}
