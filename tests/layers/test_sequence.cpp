@@ -390,8 +390,7 @@ TEST_CASE("a user cell returning a state of the wrong shape is named with its la
   Generator gen(3);
   Recurrent<WideStateCell> layer(
       "WideRNN", rwd::test::rnn_options(2, 3, 2),
-      [](int64_t in, int64_t hidden, bool, Generator&) { return WideStateCell(in, hidden); },
-      gen);
+      [](int64_t in, int64_t hidden, bool, Generator&) { return WideStateCell(in, hidden); }, gen);
   Graph<double> g;
   auto x = g.input(randn({4, 2, 2}, 9));
   CHECK_THROWS_AS(layer.forward(x), ShapeError);
