@@ -8,6 +8,11 @@ function(rewind_target_options target)
   if(REWIND_NATIVE)
     target_compile_options(${target} PRIVATE -march=native)
   endif()
+  if(REWIND_TSAN)
+    target_compile_options(${target} PUBLIC -fsanitize=thread -fno-omit-frame-pointer)
+    target_link_options(${target} PUBLIC -fsanitize=thread)
+    target_compile_options(${target} PRIVATE -Wno-tsan)  # GCC 12: atomic_thread_fence
+  endif()
   if(REWIND_SANITIZE)
     target_compile_options(${target} PUBLIC -fsanitize=address,undefined -fno-omit-frame-pointer
                                             -fno-sanitize-recover=undefined)

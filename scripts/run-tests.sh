@@ -24,6 +24,12 @@ cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan -j "$jobs" --output-on-failure --timeout 900
 
+echo "== ThreadSanitizer: two graphs on two threads"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREWIND_WERROR=ON \
+  -DREWIND_TSAN=ON -DREWIND_BUILD_BENCH=OFF -DREWIND_BUILD_EXAMPLES=OFF
+cmake --build build/tsan -j "$jobs" --target tsan_two_graphs
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan -R '^tsan\.' --output-on-failure
+
 echo "== fuzzing the safetensors reader (clang, libFuzzer + ASan + UBSan)"
 bash scripts/run-fuzzer.sh "${REWIND_FUZZ_SECONDS:-60}"
 
