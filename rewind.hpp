@@ -14,6 +14,8 @@
 #include "rewind/core/shape.hpp"
 #include "rewind/core/tensor.hpp"
 #include "rewind/core/threads.hpp"
+#include "rewind/core/trackable.hpp"
+#include "rewind/core/version.hpp"
 #include "rewind/layers/checkpoint.hpp"
 #include "rewind/layers/layers.hpp"
 #include "rewind/ops/activation.hpp"

@@ -1,6 +1,8 @@
 // Parameter: a trainable tensor that lives outside any graph, with its gradient beside it.
 // A graph's param node points at this storage (no copy) and backward adds into grad(), so
-// gradients accumulate across backward calls until zero_grad().
+// gradients accumulate across backward calls until zero_grad(). Optimizers follow a parameter
+// through moves (Note [Tracking moves] in core/trackable.hpp), so a model can move while an
+// optimizer trains it.
 #pragma once
 
 #include <fmt/format.h>
@@ -11,6 +13,7 @@
 
 #include "rewind/core/error.hpp"
 #include "rewind/core/tensor.hpp"
+#include "rewind/core/trackable.hpp"
 
 namespace rwd {
 
@@ -18,7 +21,7 @@ template <Scalar T>
 class Graph;
 
 template <Scalar T>
-class Parameter {
+class Parameter : public Trackable<Parameter<T>> {
  public:
   Parameter() = default;
   explicit Parameter(Tensor<T> value, bool requires_grad = true)

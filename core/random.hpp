@@ -11,7 +11,12 @@ namespace rwd {
 
 class Generator {
  public:
-  explicit Generator(uint64_t seed = 0x5eed) { seed_with(seed); }
+  /// The seed of a default-constructed Generator. Layers built without a Generator
+  /// (Linear(3, 4), LSTM(options), ...) draw their initial weights from a fresh Generator with
+  /// this seed.
+  static constexpr uint64_t kDefaultSeed = 0x5eed;
+
+  explicit Generator(uint64_t seed = kDefaultSeed) { seed_with(seed); }
 
   void seed_with(uint64_t seed);
 
@@ -36,5 +41,14 @@ class Generator {
   double spare_ = 0.0;
   bool has_spare_ = false;
 };
+
+namespace detail {
+/// Lets a constructor without a Generator delegate to the one that takes Generator&:
+/// `Linear(in, out, bias) : Linear(in, out, detail::as_lvalue(Generator()), bias) {}`. The
+/// temporary lives until the delegated constructor returns.
+inline Generator& as_lvalue(Generator&& gen) {
+  return gen;
+}
+}  // namespace detail
 
 }  // namespace rwd

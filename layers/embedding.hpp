@@ -15,6 +15,9 @@ class Embedding : public Module<T> {
  public:
   /// A [num_embeddings, dim] table initialised from N(0, 1), as PyTorch's nn.Embedding.
   Embedding(int64_t num_embeddings, int64_t dim, Generator& gen);
+  /// The same, drawing from Generator(Generator::kDefaultSeed) (see Linear's constructor).
+  Embedding(int64_t num_embeddings, int64_t dim)
+      : Embedding(num_embeddings, dim, detail::as_lvalue(Generator())) {}
 
   /// The rows for `ids`, as [ids.size(), dim]; throws IndexError for an id out of range.
   Var<T> forward(Graph<T>& g, std::span<const int64_t> ids);

@@ -18,6 +18,9 @@ class GRUCell : public CellWeights<T> {
 
   GRUCell(int64_t input_size, int64_t hidden_size, Generator& gen, bool bias = true)
       : CellWeights<T>("GRUCell", input_size, hidden_size, 3, bias, gen) {}
+  /// The same, drawing from Generator(Generator::kDefaultSeed) (see Linear's constructor).
+  GRUCell(int64_t input_size, int64_t hidden_size, bool bias = true)
+      : GRUCell(input_size, hidden_size, detail::as_lvalue(Generator()), bias) {}
 
   /// One step: x [B, I], state {h} [B, H] -> {h'}.
   State step(Var<T> x, const State& state);

@@ -14,6 +14,11 @@ class Linear : public Module<T> {
  public:
   /// Weight and bias uniform in ±1/sqrt(in_features), as PyTorch initialises nn.Linear.
   Linear(int64_t in_features, int64_t out_features, Generator& gen, bool bias = true);
+  /// The same, drawing from Generator(Generator::kDefaultSeed): for weights that are loaded
+  /// right after. Every layer built this way starts from that seed, so two layers of the same
+  /// shape get the same weights; pass a Generator for independent initial weights.
+  Linear(int64_t in_features, int64_t out_features, bool bias = true)
+      : Linear(in_features, out_features, detail::as_lvalue(Generator()), bias) {}
 
   /// x [..., in] -> [..., out], for rank 1 to 4 (leading dimensions are flattened for the
   /// product and restored after). Throws ShapeError when the last dimension is not `in`.

@@ -21,6 +21,9 @@ class LSTMCell : public CellWeights<T> {
 
   LSTMCell(int64_t input_size, int64_t hidden_size, Generator& gen, bool bias = true)
       : CellWeights<T>("LSTMCell", input_size, hidden_size, 4, bias, gen) {}
+  /// The same, drawing from Generator(Generator::kDefaultSeed) (see Linear's constructor).
+  LSTMCell(int64_t input_size, int64_t hidden_size, bool bias = true)
+      : LSTMCell(input_size, hidden_size, detail::as_lvalue(Generator()), bias) {}
 
   /// One step: x [B, I], state {h, c} [B, H] -> {h', c'}.
   State step(Var<T> x, const State& state);

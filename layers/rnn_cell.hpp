@@ -20,6 +20,10 @@ class RNNCell : public CellWeights<T> {
           Nonlinearity nonlinearity = Nonlinearity::kTanh)
       : CellWeights<T>("RNNCell", input_size, hidden_size, 1, bias, gen),
         nonlinearity_(nonlinearity) {}
+  /// The same, drawing from Generator(Generator::kDefaultSeed) (see Linear's constructor).
+  RNNCell(int64_t input_size, int64_t hidden_size, bool bias = true,
+          Nonlinearity nonlinearity = Nonlinearity::kTanh)
+      : RNNCell(input_size, hidden_size, detail::as_lvalue(Generator()), bias, nonlinearity) {}
 
   /// One step: x [B, I], state {h} [B, H] -> {h'}.
   State step(Var<T> x, const State& state);

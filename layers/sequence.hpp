@@ -1,6 +1,8 @@
 // LSTM, GRU and RNN sequence layers: the generic driver over the built-in cells, with
 // PyTorch's options, shapes and state_dict names. A bidirectional LSTM is LSTM with
-// options.bidirectional = true.
+// options.bidirectional = true. Each takes a Generator for the initial weights (and the seed
+// of its dropout), or builds one with Generator::kDefaultSeed when none is given: for weights
+// that are loaded right after (two layers built that way start with the same weights).
 #pragma once
 
 #include "rewind/layers/gru_cell.hpp"
@@ -14,12 +16,14 @@ template <Scalar T>
 class LSTM : public Recurrent<LSTMCell<T>> {
  public:
   LSTM(const RecurrentOptions& options, Generator& gen);
+  explicit LSTM(const RecurrentOptions& options) : LSTM(options, detail::as_lvalue(Generator())) {}
 };
 
 template <Scalar T>
 class GRU : public Recurrent<GRUCell<T>> {
  public:
   GRU(const RecurrentOptions& options, Generator& gen);
+  explicit GRU(const RecurrentOptions& options) : GRU(options, detail::as_lvalue(Generator())) {}
 };
 
 template <Scalar T>
@@ -27,6 +31,8 @@ class RNN : public Recurrent<RNNCell<T>> {
  public:
   RNN(const RecurrentOptions& options, Generator& gen,
       Nonlinearity nonlinearity = Nonlinearity::kTanh);
+  explicit RNN(const RecurrentOptions& options, Nonlinearity nonlinearity = Nonlinearity::kTanh)
+      : RNN(options, detail::as_lvalue(Generator()), nonlinearity) {}
 };
 
 extern template class Recurrent<LSTMCell<float>>;

@@ -39,6 +39,12 @@ Optimizer<T>::Optimizer(std::string name, std::vector<NamedParameter<T>> params,
       throw ValueError(fmt::format("{}: parameter '{}' is the same Parameter as '{}'", name_,
                                    p.name, params_[it->second].name));
   }
+  trackers_.reserve(params_.size());
+  shapes_.reserve(params_.size());
+  for (const NamedParameter<T>& p : params_) {
+    trackers_.emplace_back(*p.param);
+    shapes_.push_back(p.param->shape());
+  }
   set_lr(lr);
   set_gradient_options(gradient_options);
 }
@@ -56,7 +62,35 @@ void Optimizer<T>::set_gradient_options(const GradientOptions& options) {
 }
 
 template <Scalar T>
+void Optimizer<T>::locate_parameters() const {
+  if (trackers_.empty())
+    throw ValueError(
+        "Optimizer: this optimizer was moved from and has no parameters; use the optimizer it "
+        "was moved to");
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Parameter<T>* p = trackers_[i].get();
+    if (p == nullptr)
+      throw ValueError(fmt::format(
+          "{}: parameter '{}' no longer exists (its module was destroyed, or overwritten by a "
+          "move-assignment); build the optimizer on the parameters being trained now",
+          name_, params_[i].name));
+    if (!(p->shape() == shapes_[i]))
+      throw ShapeError(fmt::format(
+          "{}: parameter '{}' has shape {} but had shape {} when the optimizer was built", name_,
+          params_[i].name, p->shape().str(), shapes_[i].str()));
+    params_[i].param = p;
+  }
+}
+
+template <Scalar T>
+std::span<const NamedParameter<T>> Optimizer<T>::parameters() const {
+  locate_parameters();
+  return params_;
+}
+
+template <Scalar T>
 bool Optimizer<T>::step() {
+  locate_parameters();
   double norm = 0;
   if (!detail::process_gradients<T>(step_label_.c_str(), params_, gradient_options_, stats_, norm))
     return false;
@@ -70,6 +104,7 @@ bool Optimizer<T>::step() {
 
 template <Scalar T>
 void Optimizer<T>::zero_grad() {
+  locate_parameters();
   for (const NamedParameter<T>& p : params_) p.param->zero_grad();
 }
 
@@ -96,6 +131,7 @@ StateDict<T> Optimizer<T>::state_dict() const {
 
 template <Scalar T>
 void Optimizer<T>::load_state_dict(const StateDict<T>& state) {
+  locate_parameters();
   const std::string who = name_ + ".load_state_dict";
   // Every key this optimizer expects, with its parameter; buffer == kStep marks a step count.
   constexpr size_t kStep = size_t(-1);

@@ -1,6 +1,8 @@
 // The Optimizer base: a list of named parameters, the learning rate, what happens to the
 // gradients before each update (non-finite policy, clipping), statistics, and per-parameter
 // state (moments, step counts) that can be saved and restored as a name -> tensor map.
+// Optimizers move, and follow their parameters when the model moves (docs/optim.md, "Moving
+// models and optimizers").
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 
 #include "rewind/core/parameter.hpp"
 #include "rewind/core/tensor.hpp"
+#include "rewind/core/trackable.hpp"
 #include "rewind/optim/clip.hpp"
 
 namespace rwd {
@@ -22,12 +25,10 @@ template <Scalar T>
 using StateDict = std::map<std::string, Tensor<T>>;
 
 template <Scalar T>
-class Optimizer {
+class Optimizer : public Trackable<Optimizer<T>> {
  public:
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
-  Optimizer(Optimizer&&) = delete;  // schedulers hold a reference
-  Optimizer& operator=(Optimizer&&) = delete;
   virtual ~Optimizer() = default;
 
   /// One update of every parameter with requires_grad(), after the gradient pass of
@@ -35,6 +36,10 @@ class Optimizer {
   /// false when the step was skipped (NonFinitePolicy::kSkip met a NaN or Inf; the gradients
   /// are then zero and no parameter or state changed). Throws ValueError under kThrow, with
   /// nothing changed.
+  /// step(), zero_grad(), parameters() and load_state_dict() follow parameters that moved
+  /// with their model; they throw ValueError naming the parameter when one no longer exists
+  /// (its module was destroyed, or overwritten by a move-assignment), ShapeError when one was
+  /// assigned a value of another shape, and ValueError on a moved-from optimizer.
   bool step();
   /// Zeroes the gradient of every parameter.
   void zero_grad();
@@ -57,7 +62,8 @@ class Optimizer {
 
   /// "SGD", "Adam", ...: used in error messages.
   [[nodiscard]] const std::string& name() const { return name_; }
-  [[nodiscard]] std::span<const NamedParameter<T>> parameters() const { return params_; }
+  /// The parameters as given, each pointer where that parameter is now.
+  [[nodiscard]] std::span<const NamedParameter<T>> parameters() const;
 
   /// A copy of the state: every buffer of every parameter, and its step count.
   [[nodiscard]] StateDict<T> state_dict() const;
@@ -72,6 +78,10 @@ class Optimizer {
   /// parameters with one name, or a bad lr or gradient option.
   Optimizer(std::string name, std::vector<NamedParameter<T>> params, double lr,
             const GradientOptions& gradient_options);
+  /// Optimizers move as their own type (Adam<T> b = std::move(a)); through a base reference a
+  /// move would slice. Schedules and checkpoints that hold the optimizer follow it.
+  Optimizer(Optimizer&&) noexcept = default;
+  Optimizer& operator=(Optimizer&&) noexcept = default;
 
   /// Adds a per-parameter state buffer named `key` (state_dict keys "<key>.<parameter>"),
   /// shaped like each parameter and filled with `init`. Returns its id for state().
@@ -89,9 +99,16 @@ class Optimizer {
     std::vector<Tensor<T>> tensors;  // one per parameter, shaped like it
   };
 
+  // Points params_ at where each parameter is now (Note [Tracking moves]), after checking
+  // that each still exists with the shape it had; see step().
+  void locate_parameters() const;
+
   std::string name_;
   std::string step_label_;  // "<name>.step", for error messages
-  std::vector<NamedParameter<T>> params_;
+  // The pointers are a cache of trackers_, refreshed by locate_parameters().
+  mutable std::vector<NamedParameter<T>> params_;
+  std::vector<Tracker<Parameter<T>>> trackers_;  // one per parameter
+  std::vector<Shape> shapes_;                    // each parameter's shape when given
   double lr_;
   GradientOptions gradient_options_;
   GradStats stats_;

@@ -1,11 +1,15 @@
 // Learning-rate schedules: closed forms of the step count, and the plateau detector.
 #include "rewind/optim/schedule.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
 #include <utility>
+
+#include "rewind/core/error.hpp"
 
 namespace rwd {
 
@@ -31,9 +35,21 @@ double LrScheduler<T>::warmup_factor(int64_t t) const {
 
 template <Scalar T>
 void LrScheduler<T>::advance(double schedule_lr) {
+  Optimizer<T>& opt = optimizer();  // throws before anything changes
   ++last_step_;
   schedule_lr_ = schedule_lr;
-  optimizer_.set_lr(lr());
+  opt.set_lr(lr());
+}
+
+template <Scalar T>
+Optimizer<T>& LrScheduler<T>::optimizer() const {
+  Optimizer<T>* opt = optimizer_.get();
+  if (opt == nullptr)
+    throw ValueError(fmt::format(
+        "{}: its optimizer no longer exists (destroyed, or overwritten by a move-assignment), "
+        "or this schedule was moved from",
+        name_.empty() ? "LrScheduler" : name_));
+  return *opt;
 }
 
 // ---- StepLR ----

@@ -1,5 +1,6 @@
-// Learning-rate schedules. Each holds a reference to an Optimizer and sets its lr at
-// construction (step 0) and at every step(); a linear warmup multiplies any of them.
+// Learning-rate schedules. Each follows an Optimizer (through moves: Note [Tracking moves])
+// and sets its lr at construction (step 0) and at every step(); a linear warmup multiplies
+// any of them.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +38,9 @@ class LrScheduler {
   [[nodiscard]] double warmup_factor(int64_t t) const;
   /// The lr last given to the optimizer: schedule_lr() * warmup_factor(last_step()).
   [[nodiscard]] double lr() const { return schedule_lr_ * warmup_factor(last_step_); }
-  [[nodiscard]] Optimizer<T>& optimizer() const { return optimizer_; }
+  /// The optimizer, wherever it has moved. Throws ValueError when it no longer exists or
+  /// this schedule was moved from; so does step().
+  [[nodiscard]] Optimizer<T>& optimizer() const;
 
  protected:
   /// Reads the base lr from the optimizer; the optimizer is not touched until start().
@@ -46,15 +49,18 @@ class LrScheduler {
   /// Sets the optimizer's lr for step 0: the base lr times the warmup's start factor. Every
   /// schedule's constructor calls it last, once its own settings are checked, so a schedule
   /// that fails to construct leaves the optimizer alone.
-  void start() { optimizer_.set_lr(lr()); }
+  void start() { optimizer().set_lr(lr()); }
   /// Moves to the next step, at which the schedule wants `schedule_lr`, and sets the
   /// optimizer's lr (with the warmup factor).
   void advance(double schedule_lr);
   [[nodiscard]] const std::string& name() const { return name_; }
+  /// Schedules move as their own type (StepLR<T> b = std::move(a)).
+  LrScheduler(LrScheduler&&) noexcept = default;
+  LrScheduler& operator=(LrScheduler&&) noexcept = default;
 
  private:
   std::string name_;
-  Optimizer<T>& optimizer_;
+  Tracker<Optimizer<T>> optimizer_;
   Warmup warmup_;
   double base_lr_;
   double schedule_lr_;

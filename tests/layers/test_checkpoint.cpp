@@ -1,6 +1,8 @@
 // Checkpoints: module + optimizer round trip and exact resume, atomic writes, an error naming
 // the file for every way a checkpoint can fail to fit, and PyTorch interop both ways
-// (tests/data/make_checkpoint_reference.py).
+// (tests/data/make_checkpoint_reference.py). The module-only functions are in
+// layers/checkpoint.hpp, the overloads with an optimizer in optim/checkpoint.hpp; both are
+// tested here because the optimizer's checks run on top of the module's.
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -126,6 +128,30 @@ TEST_CASE("checkpoint round trip: module and Adam state, then an identical next 
   Tagger<double> as_double(7, 4, 5, 3, true, gd);
   load_checkpoint(path, as_double);
   CHECK(as_double.named_parameters()[0].param->value()[3] == double(file.at("embed.weight")[3]));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("every way 0.1 code called the checkpoint functions still works",
+          "[layers][checkpoint]") {
+  const std::string dir = rwd::test::temp_dir("ckpt_calls");
+  const std::string path = dir + "/model.safetensors";
+  Generator gen(6);
+  Linear<double> model(2, 3, gen);
+  SGD<double> opt(model.named_parameters(), 0.25);
+  const CheckpointMetadata meta = {{"step", "1"}};
+  Optimizer<double>* none = nullptr;
+  save_checkpoint(path, model);
+  save_checkpoint(path, model, meta);
+  save_checkpoint(path, model, nullptr);
+  save_checkpoint(path, model, {}, meta);
+  save_checkpoint(path, model, none, meta);
+  CHECK(load_checkpoint(path, model).at("step") == "1");
+  CHECK(load_checkpoint(path, model, nullptr).at("step") == "1");
+  CHECK(load_checkpoint(path, model, none).count("optimizer") == 0);
+  save_checkpoint(path, model, &opt, meta);
+  opt.set_lr(1);
+  CHECK(load_checkpoint(path, model, &opt).at("optimizer") == "SGD");
+  CHECK(opt.lr() == 0.25);
   std::filesystem::remove_all(dir);
 }
 
