@@ -262,7 +262,8 @@ Var<T> transpose(Var<T> x, int a, int b) {
   Shape out_shape = in_shape.with_dim(na, in_shape[nb]).with_dim(nb, in_shape[na]);
   const T* xv = g.node(x.id()).value;
   auto [y, out] = g.record(kTranspose<T>, {x}, out_shape, TransposeAttrs{na, nb});
-  for_each_swapped(in_shape, na, nb, [&](int64_t o, int64_t i) { out[o] = xv[i]; });
+  // Clang before 16 (clang-tidy 14 included) cannot capture a structured binding: copy it.
+  for_each_swapped(in_shape, na, nb, [&, dst = out](int64_t o, int64_t i) { dst[o] = xv[i]; });
   return y;
 }
 
