@@ -238,7 +238,7 @@ std::vector<LinkedSide<T>> linked_sides(const Graph<T>& g, const Reached& reache
           "gradient_flow: a side graph of this graph (a bidirectional layer's reverse "
           "direction, on two threads) has been recorded again since, for another graph");
     std::string at = g.scopes().path(linked.scope);
-    if (!prefix.empty()) at = at.empty() ? prefix : prefix + "/" + at;
+    if (!prefix.empty()) at = at.empty() ? prefix : fmt::format("{}/{}", prefix, at);
     sides.push_back({linked.graph, at, linked.exit,
                      side_reached(*linked.graph, reached_windows(g, reached, linked.exit))});
   }
@@ -272,7 +272,7 @@ void collect_step_norms(const Graph<T>& g, const Reached& reached, const std::st
     const bool indexed = scopes.has_index(mark.scope);
     const ScopeId key = indexed ? scopes.parent(mark.scope) : mark.scope;
     std::string path = scopes.path(key);
-    if (!prefix.empty()) path = path.empty() ? prefix : prefix + "/" + path;
+    if (!prefix.empty()) path = path.empty() ? prefix : fmt::format("{}/{}", prefix, path);
     const auto [it, added] = series_of.try_emplace({path, mark.state}, report.hidden.size());
     if (added) {
       GradientSeries s;
