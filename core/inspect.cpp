@@ -394,6 +394,8 @@ void GradientFlowReport::write_csv(const std::string& path) const {
   if (!f) throw IoError(fmt::format("gradient_flow: cannot write the CSV file '{}'", path));
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): T is a type, and the check reads the `>>` closing
+// nested template arguments as a shift.
 #define REWIND_INSTANTIATE(T)                       \
   template GraphStats graph_stats(const Graph<T>&); \
   template GradientFlowReport gradient_flow(        \
@@ -401,5 +403,6 @@ void GradientFlowReport::write_csv(const std::string& path) const {
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)
 #undef REWIND_INSTANTIATE
+// NOLINTEND(bugprone-macro-parentheses)
 
 }  // namespace rwd

@@ -273,6 +273,8 @@ Var<T> detach(Var<T> x) {
   return g.record_alias(kDetach<T>, x, x.shape(), 0, false);
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): T is a type, and the check reads the `>>` closing
+// nested template arguments as a shift.
 #define REWIND_INSTANTIATE(T)                                                \
   template Var<T> concat(std::span<const Var<T>>, int);                      \
   template Var<T> slice(Var<T>, int, int64_t, int64_t);                      \
@@ -286,6 +288,7 @@ Var<T> detach(Var<T> x) {
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)
 #undef REWIND_INSTANTIATE
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace detail {
 const OpInfo kShapeOps[] = {
