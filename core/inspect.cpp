@@ -206,7 +206,7 @@ Reached side_reached(const Graph<T>& side,
       begin = end;
     }
   }
-  for (int64_t id = int64_t(root); id >= 0; --id) {
+  for (auto id = int64_t(root); id >= 0; --id) {
     const Node<T>& n = side.node(NodeId(id));
     if (!reached[size_t(id)]) continue;
     const auto in = side.inputs(NodeId(id));

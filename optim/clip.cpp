@@ -55,7 +55,7 @@ GradScan<T> scan(std::span<const NamedParameter<T>> params) {
     double sum_sq = 0;
     double max_abs = 0;
     for (int64_t i = 0; i < n; ++i) {
-      const double v = double(g[i]);
+      const auto v = double(g[i]);
       sum_sq += v * v;
       max_abs = std::max(max_abs, std::fabs(v));
     }

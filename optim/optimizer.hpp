@@ -92,7 +92,7 @@ class Optimizer {
   std::string name_;
   std::string step_label_;  // "<name>.step", for error messages
   std::vector<NamedParameter<T>> params_;
-  double lr_;
+  double lr_ = 0;
   GradientOptions gradient_options_;
   GradStats stats_;
   std::vector<Buffer> buffers_;
