@@ -64,7 +64,7 @@ void check_input_grad(const Graph<T>& g, NodeId user, size_t k, NodeId input, co
 
 template <Scalar T>
 void AnomalyMonitor<T>::check_forward(const Graph<T>& g) {
-  const NodeId end = NodeId(g.size());
+  const auto end = NodeId(g.size());
   for (NodeId id = checked_; id < end; ++id) {
     const Node<T>& n = g.node(id);
     if (n.is_alias() || n.is_param()) continue;  // values that are not this op's result

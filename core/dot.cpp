@@ -64,7 +64,7 @@ std::vector<size_t> collapsed_scopes(const ScopeTable& scopes, int64_t keep) {
   std::vector<bool> hidden(scopes.size(), false);
   for (const auto& [parent, steps] : steps_of)
     if (int64_t(steps.size()) > 2 * keep)
-      for (size_t k = size_t(keep); k + size_t(keep) < steps.size(); ++k) hidden[steps[k]] = true;
+      for (auto k = size_t(keep); k + size_t(keep) < steps.size(); ++k) hidden[steps[k]] = true;
   // A scope is opened inside its parent, so parents come first.
   for (ScopeId s = 1; s < scopes.size(); ++s) {
     const ScopeId p = scopes.parent(s);

@@ -7,9 +7,8 @@
 #include "rewind/core/extension.hpp"
 #include "rewind/core/node.hpp"
 
-namespace rwd {
+namespace rwd::detail {
 
-namespace detail {
 size_t next_extension_slot() {
   static std::atomic<size_t> counter{0};
   return counter.fetch_add(1, std::memory_order_relaxed);
@@ -20,6 +19,4 @@ void throw_attr_mismatch(const char* op, bool empty) {
                   "one recorded{}",
                   op, empty ? " (it recorded none)" : ""));
 }
-}  // namespace detail
-
-}  // namespace rwd
+}  // namespace rwd::detail

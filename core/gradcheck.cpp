@@ -55,8 +55,8 @@ class Evaluator {
   }
 
   Graph<double>& graph() { return g_; }
-  std::span<const Var<double>> vars() const { return vars_; }
-  const Tensor<double>& weights() const { return weights_; }
+  [[nodiscard]] std::span<const Var<double>> vars() const { return vars_; }
+  [[nodiscard]] const Tensor<double>& weights() const { return weights_; }
 
  private:
   const GradcheckFn& f_;

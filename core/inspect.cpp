@@ -206,7 +206,7 @@ Reached side_reached(const Graph<T>& side,
       begin = end;
     }
   }
-  for (int64_t id = int64_t(root); id >= 0; --id) {
+  for (auto id = int64_t(root); id >= 0; --id) {
     const Node<T>& n = side.node(NodeId(id));
     if (!reached[size_t(id)]) continue;
     const auto in = side.inputs(NodeId(id));
@@ -238,7 +238,7 @@ std::vector<LinkedSide<T>> linked_sides(const Graph<T>& g, const Reached& reache
           "gradient_flow: a side graph of this graph (a bidirectional layer's reverse "
           "direction, on two threads) has been recorded again since, for another graph");
     std::string at = g.scopes().path(linked.scope);
-    if (!prefix.empty()) at = at.empty() ? prefix : prefix + "/" + at;
+    if (!prefix.empty()) at = at.empty() ? prefix : fmt::format("{}/{}", prefix, at);
     sides.push_back({linked.graph, at, linked.exit,
                      side_reached(*linked.graph, reached_windows(g, reached, linked.exit))});
   }
@@ -272,7 +272,7 @@ void collect_step_norms(const Graph<T>& g, const Reached& reached, const std::st
     const bool indexed = scopes.has_index(mark.scope);
     const ScopeId key = indexed ? scopes.parent(mark.scope) : mark.scope;
     std::string path = scopes.path(key);
-    if (!prefix.empty()) path = path.empty() ? prefix : prefix + "/" + path;
+    if (!prefix.empty()) path = path.empty() ? prefix : fmt::format("{}/{}", prefix, path);
     const auto [it, added] = series_of.try_emplace({path, mark.state}, report.hidden.size());
     if (added) {
       GradientSeries s;
@@ -394,6 +394,8 @@ void GradientFlowReport::write_csv(const std::string& path) const {
   if (!f) throw IoError(fmt::format("gradient_flow: cannot write the CSV file '{}'", path));
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): T is a type, and the check reads the `>>` closing
+// nested template arguments as a shift.
 #define REWIND_INSTANTIATE(T)                       \
   template GraphStats graph_stats(const Graph<T>&); \
   template GradientFlowReport gradient_flow(        \
@@ -401,5 +403,6 @@ void GradientFlowReport::write_csv(const std::string& path) const {
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)
 #undef REWIND_INSTANTIATE
+// NOLINTEND(bugprone-macro-parentheses)
 
 }  // namespace rwd

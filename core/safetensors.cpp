@@ -199,6 +199,7 @@ std::vector<Entry> parse_header(std::span<const std::byte> bytes, const std::str
   }
   // The data section must be covered exactly: no overlaps, no gaps.
   std::vector<const Entry*> order;
+  order.reserve(entries.size());
   for (const Entry& e : entries) order.push_back(&e);
   std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
     return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;

@@ -52,7 +52,7 @@ class TensorView {
   /// Flat element i (unchecked).
   T& operator[](int64_t i) const { return data_[i]; }
   /// Element at a multi-index; checks rank and bounds, throwing IndexError.
-  T& at(std::initializer_list<int64_t> index) const;
+  [[nodiscard]] T& at(std::initializer_list<int64_t> index) const;
   /// The value of a one-element view.
   [[nodiscard]] value_type item() const;
 
@@ -108,7 +108,7 @@ class Tensor {
   const T& operator[](int64_t i) const { return data_[i]; }
   /// Element at a multi-index; checks rank and bounds, throwing IndexError.
   T& at(std::initializer_list<int64_t> index) { return view().at(index); }
-  const T& at(std::initializer_list<int64_t> index) const { return view().at(index); }
+  [[nodiscard]] const T& at(std::initializer_list<int64_t> index) const { return view().at(index); }
   [[nodiscard]] T item() const { return view().item(); }
 
   void fill(T value);

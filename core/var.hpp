@@ -62,7 +62,7 @@ class Var {
  private:
   friend class Graph<T>;
   Var(Graph<T>* g, NodeId id, uint64_t round) : graph_(g), id_(id), round_(round) {}
-  const Node<T>& node() const { return graph().nodes_[id_]; }
+  [[nodiscard]] const Node<T>& node() const { return graph().nodes_[id_]; }
   // Throws GraphError naming `op`: the handle is empty, stale, or (with `expected`) of
   // another graph.
   [[noreturn]] void throw_invalid(const Graph<T>* expected, const char* op) const;

@@ -137,7 +137,9 @@ Var<T> binary(const OpDef<T>& op, Var<T> a, Var<T> b, F f) {
   const T* av = na.value;
   const T* bv = nb.value;
   auto [y, out] = g.record(op, {a, b}, bc.out);
-  for_each_broadcast(bc, [&](int64_t o, int64_t i, int64_t j) { out[o] = f(av[i], bv[j]); });
+  // Clang before 16 (clang-tidy 14 included) cannot capture a structured binding: copy it.
+  for_each_broadcast(bc,
+                     [&, dst = out](int64_t o, int64_t i, int64_t j) { dst[o] = f(av[i], bv[j]); });
   return y;
 }
 

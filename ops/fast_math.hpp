@@ -34,7 +34,7 @@ inline float exp_f32(float x) {
   p = p * r + 5.0000001201e-1f;
   const float y = p * r2 + r + 1.0f;
   const int32_t ni = std::bit_cast<int32_t>(shifted) - std::bit_cast<int32_t>(kShifter);
-  const float scale = std::bit_cast<float>((ni + 127) << 23);
+  const auto scale = std::bit_cast<float>((ni + 127) << 23);
   const float out = y * scale;
   return x == x ? out : x;
 }

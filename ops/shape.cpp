@@ -262,7 +262,8 @@ Var<T> transpose(Var<T> x, int a, int b) {
   Shape out_shape = in_shape.with_dim(na, in_shape[nb]).with_dim(nb, in_shape[na]);
   const T* xv = g.node(x.id()).value;
   auto [y, out] = g.record(kTranspose<T>, {x}, out_shape, TransposeAttrs{na, nb});
-  for_each_swapped(in_shape, na, nb, [&](int64_t o, int64_t i) { out[o] = xv[i]; });
+  // Clang before 16 (clang-tidy 14 included) cannot capture a structured binding: copy it.
+  for_each_swapped(in_shape, na, nb, [&, dst = out](int64_t o, int64_t i) { dst[o] = xv[i]; });
   return y;
 }
 
@@ -272,6 +273,8 @@ Var<T> detach(Var<T> x) {
   return g.record_alias(kDetach<T>, x, x.shape(), 0, false);
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): T is a type, and the check reads the `>>` closing
+// nested template arguments as a shift.
 #define REWIND_INSTANTIATE(T)                                                \
   template Var<T> concat(std::span<const Var<T>>, int);                      \
   template Var<T> slice(Var<T>, int, int64_t, int64_t);                      \
@@ -285,6 +288,7 @@ Var<T> detach(Var<T> x) {
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)
 #undef REWIND_INSTANTIATE
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace detail {
 const OpInfo kShapeOps[] = {

@@ -18,6 +18,7 @@ constexpr int kVectorBytes = 32;
 template <class T, int Bytes = kVectorBytes>
 struct Vec {
   static constexpr int kLanes = Bytes / int(sizeof(T));
+  // NOLINTNEXTLINE(modernize-use-using): GCC drops vector_size on a dependent type in `using`.
   typedef T type __attribute__((vector_size(Bytes)));
 };
 
@@ -109,7 +110,7 @@ void column_panel(int64_t m, int64_t k, const T* a, int64_t lda, const T* b, int
 template <class T>
 void thin_gemm_block(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
                      int64_t ldb, T* c, int64_t ldc, bool accumulate) {
-  constexpr int L = Vec<T>::kLanes;
+  constexpr int64_t L = Vec<T>::kLanes;
   int64_t j = 0;
   if (m == 1) {
     // One row: a whole row-slice of C (16 vectors; 8 without AVX-512) stays in registers and
@@ -135,7 +136,7 @@ void thin_gemm_block(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, c
 template <class T>
 void thin_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
                T* c, int64_t ldc, bool accumulate) {
-  constexpr int64_t kSlice = 128 * 4 / int64_t(sizeof(T));  // 32 KB of B per 64 columns
+  constexpr int64_t kSlice = int64_t{128} * 4 / int64_t(sizeof(T));  // 32 KB of B per 64 columns
   if (k <= kSlice + kSlice / 2) return thin_gemm_block(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
   for (int64_t p = 0; p < k; p += kSlice) {
     const int64_t len = std::min(kSlice, k - p);

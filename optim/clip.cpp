@@ -55,7 +55,7 @@ GradScan<T> scan(std::span<const NamedParameter<T>> params) {
     double sum_sq = 0;
     double max_abs = 0;
     for (int64_t i = 0; i < n; ++i) {
-      const double v = double(g[i]);
+      const auto v = double(g[i]);
       sum_sq += v * v;
       max_abs = std::max(max_abs, std::fabs(v));
     }
@@ -227,6 +227,8 @@ double clip_grad_value(std::span<const NamedParameter<T>> params, double clip_va
   return norm;
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): T is a type, and the check reads the `>>` closing
+// nested template arguments as a shift.
 #define REWIND_INSTANTIATE(T)                                                                  \
   template double clip_grad_norm(std::span<const NamedParameter<T>>, double, double,           \
                                  NonFinitePolicy, GradStats*);                                 \
@@ -237,5 +239,6 @@ double clip_grad_value(std::span<const NamedParameter<T>> params, double clip_va
 REWIND_INSTANTIATE(float)
 REWIND_INSTANTIATE(double)
 #undef REWIND_INSTANTIATE
+// NOLINTEND(bugprone-macro-parentheses)
 
 }  // namespace rwd

@@ -23,7 +23,6 @@ Optimizer<T>::Optimizer(std::string name, std::vector<NamedParameter<T>> params,
     : name_(std::move(name)),
       step_label_(name_ + ".step"),
       params_(std::move(params)),
-      lr_(0),
       steps_(params_.size(), 0) {
   if (params_.empty()) throw ValueError(fmt::format("{}: empty parameter list", name_));
   std::map<std::string, size_t> by_name;
@@ -134,7 +133,7 @@ void Optimizer<T>::load_state_dict(const StateDict<T>& state) {
   locate_parameters();
   const std::string who = name_ + ".load_state_dict";
   // Every key this optimizer expects, with its parameter; buffer == kStep marks a step count.
-  constexpr size_t kStep = size_t(-1);
+  constexpr auto kStep = size_t(-1);
   struct Slot {
     size_t buffer;
     size_t index;
@@ -175,7 +174,7 @@ void Optimizer<T>::load_state_dict(const StateDict<T>& state) {
           t.empty() ? " and no storage" : "",
           slot.buffer == kStep ? "a step count" : "parameter '" + p.name + "'", want.str()));
     if (slot.buffer == kStep) {
-      const double v = double(t.item());
+      const auto v = double(t.item());
       constexpr double kMaxStep = 9007199254740992.0;  // 2^53: every whole number below is exact
       if (!(v >= 0 && v <= kMaxStep && v == std::floor(v)))
         throw ValueError(fmt::format(

@@ -109,7 +109,7 @@ class Optimizer : public Trackable<Optimizer<T>> {
   mutable std::vector<NamedParameter<T>> params_;
   std::vector<Tracker<Parameter<T>>> trackers_;  // one per parameter
   std::vector<Shape> shapes_;                    // each parameter's shape when given
-  double lr_;
+  double lr_ = 0;
   GradientOptions gradient_options_;
   GradStats stats_;
   std::vector<Buffer> buffers_;

@@ -66,7 +66,8 @@ StepLR<T>::StepLR(Optimizer<T>& optimizer, int64_t step_size, double gamma, cons
 // lr_t = base_lr * gamma^floor(t / step_size)
 template <Scalar T>
 double StepLR<T>::lr_at(int64_t t) const {
-  return this->base_lr() * std::pow(gamma_, double(t / step_size_));
+  const int64_t periods = t / step_size_;  // whole periods elapsed: the lr decays once each
+  return this->base_lr() * std::pow(gamma_, double(periods));
 }
 
 // ---- ExponentialLR ----

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: dependencies, a formatting check, then the tests in a
-# normal build (warnings as errors) and again under AddressSanitizer + UBSan, then a bounded
-# fuzzing run of the safetensors reader (REWIND_FUZZ_SECONDS, default 60).
+# The whole test suite, as CI runs it: dependencies, a formatting check, clang-tidy over the
+# library, then the tests in a normal build (warnings as errors) and again under
+# AddressSanitizer + UBSan, then a bounded fuzzing run of the safetensors reader
+# (REWIND_FUZZ_SECONDS, default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -11,6 +12,9 @@ REWIND_WITH_PYTORCH=1 bash scripts/install-deps.sh
 
 echo "== clang-format check"
 bash scripts/check-format.sh
+
+echo "== clang-tidy (.clang-tidy) over the library's sources"
+bash scripts/run-clang-tidy.sh build/release
 
 echo "== release build (-Werror)"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DREWIND_WERROR=ON
