@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "rewind/core/isa.hpp"
 
@@ -166,7 +167,7 @@ struct KernelSet {
 
   template <class T>
   [[nodiscard]] const KernelTable<T>& get() const {
-    if constexpr (sizeof(T) == sizeof(float))
+    if constexpr (std::is_same_v<T, float>)
       return f32;
     else
       return f64;
