@@ -1,7 +1,7 @@
-// Branch-free float exp, sigmoid and tanh that the compiler vectorizes (no libm calls in the
-// loop). Used for float activations, where std::exp/std::tanh dominated the profile of
-// recurrent training steps. Double keeps the libm functions: gradient checks and PyTorch
-// parity need them to the last bit.
+// Branch-free float exp, sigmoid and tanh that the compiler vectorizes (no libm calls in
+// the loop), to the width of the kernel file that includes them. Used for float activations,
+// where std::exp/std::tanh dominated the profile of recurrent training steps. Double keeps
+// the libm functions: gradient checks and PyTorch parity need them to the last bit.
 //
 // exp: Cody-Waite reduction x = n ln2 + r with the degree-6 polynomial of Cephes' expf
 // (S. L. Moshier, Cephes Math Library, 1984-2000; error about 1 ulp on the clamped range).
