@@ -7,6 +7,7 @@
 #include "rewind/core/gradcheck.hpp"
 #include "rewind/core/graph.hpp"
 #include "rewind/core/inspect.hpp"
+#include "rewind/core/isa.hpp"
 #include "rewind/core/parameter.hpp"
 #include "rewind/core/random.hpp"
 #include "rewind/core/safetensors.hpp"

@@ -106,6 +106,8 @@ int main(int argc, char** argv) {
   // calls stay single-threaded (two BLAS threads per direction would oversubscribe 2 cores).
   openblas_set_num_threads(1);
   rwd::set_num_threads(threads);
+  // Which kernels ran (REWIND_ISA can lower the level): in the header and the JSON context.
+  benchmark::AddCustomContext("rewind_isa", rwd::isa_name(rwd::active_isa()));
 #if defined(REWIND_BENCH_WITH_LIBTORCH)
   rwd::bench::register_libtorch_benchmarks(threads);
 #endif

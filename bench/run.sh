@@ -18,4 +18,4 @@ source scripts/openblas-coretype.sh
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 "./build/release/bench/$target" --benchmark_repetitions="${REPS:-9}" \
   --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true \
-  --benchmark_display_aggregates_only=true "$@" 2>&1 | grep -E "median|^Benchmark|^---|coretype|Run on|CPU"
+  --benchmark_display_aggregates_only=true "$@" 2>&1 | grep -E "median|^Benchmark|^---|coretype|rewind_isa|Run on|CPU"

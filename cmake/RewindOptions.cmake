@@ -5,7 +5,7 @@ function(rewind_target_options target)
   if(REWIND_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
-  if(REWIND_NATIVE)
+  if(REWIND_NATIVE)  # local builds only: the binaries need this machine's CPU
     target_compile_options(${target} PRIVATE -march=native)
   endif()
   if(REWIND_TSAN)

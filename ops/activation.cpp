@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "rewind/ops/fast_math.hpp"
+#include "rewind/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
 #include "rewind/ops/unary.hpp"
 
@@ -17,7 +17,7 @@ void sigmoid_backward(const Backward<T>& b) {
   if (T* dx = b.dx(0)) {
     const T* dy = b.dy();
     const T* y = b.y();
-    for (int64_t i = 0; i < b.numel(); ++i) dx[i] += dy[i] * y[i] * (T(1) - y[i]);
+    detail::kernels<T>().sigmoid_grad(dx, dy, y, b.numel());
   }
 }
 
@@ -27,7 +27,7 @@ void tanh_backward(const Backward<T>& b) {
   if (T* dx = b.dx(0)) {
     const T* dy = b.dy();
     const T* y = b.y();
-    for (int64_t i = 0; i < b.numel(); ++i) dx[i] += dy[i] * (T(1) - y[i] * y[i]);
+    detail::kernels<T>().tanh_grad(dx, dy, y, b.numel());
   }
 }
 

@@ -1,6 +1,7 @@
 // add, sub, mul, div (broadcast), neg, add_scalar, mul_scalar, square: forward and backward.
 #include "rewind/ops/elementwise.hpp"
 
+#include "rewind/kernels/kernels.hpp"
 #include "rewind/ops/broadcast.hpp"
 #include "rewind/ops/registry.hpp"
 #include "rewind/ops/unary.hpp"
@@ -107,7 +108,7 @@ void square_backward(const Backward<T>& b) {
   if (T* dx = b.dx(0)) {
     const T* dy = b.dy();
     const T* x = b.x(0);
-    for (int64_t i = 0; i < b.numel(); ++i) dx[i] += T(2) * x[i] * dy[i];
+    detail::kernels<T>().square_grad(dx, dy, x, b.numel());
   }
 }
 

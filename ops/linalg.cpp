@@ -10,10 +10,10 @@
 #include <cstring>
 #include <vector>
 
+#include "rewind/kernels/kernels.hpp"
 #include "rewind/ops/blas.hpp"
 #include "rewind/ops/elementwise.hpp"
 #include "rewind/ops/registry.hpp"
-#include "rewind/ops/small_gemm.hpp"
 
 namespace rwd {
 namespace {
@@ -228,7 +228,7 @@ void addmm_backward(const Backward<T>& b) {
     for (int64_t r = 0; r < m; ++r) {
       T* dst = row ? dbase : dbase + r * n;
       const T* src = dc + r * n;
-      for (int64_t j = 0; j < n; ++j) dst[j] += src[j];
+      detail::kernels<T>().add_into(dst, src, n);
     }
   }
   product_backward(b, 1);

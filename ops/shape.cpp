@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "rewind/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
 
 namespace rwd {
@@ -39,7 +40,7 @@ void concat_backward(const Backward<T>& b) {
       for (int64_t o = 0; o < out.outer; ++o) {
         const T* src = dy + o * out.n * out.inner + offset;
         T* dst = dx + o * width;
-        for (int64_t i = 0; i < width; ++i) dst[i] += src[i];
+        detail::kernels<T>().add_into(dst, src, width);
       }
     }
     offset += width;

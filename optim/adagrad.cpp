@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "rewind/kernels/kernels.hpp"
+
 namespace rwd {
 
 template <Scalar T>
@@ -34,16 +36,16 @@ void Adagrad<T>::update(size_t index, Parameter<T>& p, int64_t step) {
   const T lr_t = T(this->lr() / (1 + double(step - 1) * options_.lr_decay));
   const T eps = T(options_.eps);
   const T wd = T(options_.weight_decay);
-  const bool decay = options_.weight_decay != 0;
-  T* w = p.value().data();
-  const T* grad = p.grad().data();
-  T* s = this->state(sum_, index).data();
-  const int64_t n = p.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    const T g = decay ? grad[i] + wd * w[i] : grad[i];
-    s[i] += g * g;
-    w[i] -= lr_t * g / (std::sqrt(s[i]) + eps);
-  }
+  detail::AdagradUpdate<T> u{};
+  u.n = p.numel();
+  u.w = p.value().data();
+  u.grad = p.grad().data();
+  u.sum = this->state(sum_, index).data();
+  u.lr = lr_t;
+  u.eps = eps;
+  u.weight_decay = wd;
+  u.decay = options_.weight_decay != 0;
+  detail::kernels<T>().adagrad(u);  // the loop: kernels/optim_body.hpp
 }
 
 template class Adagrad<float>;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "rewind/kernels/kernels.hpp"
+
 namespace rwd {
 
 template <Scalar T>
@@ -54,24 +56,24 @@ void Adam<T>::update(size_t index, Parameter<T>& p, int64_t step) {
   const T step_size = T(lr / (1 - std::pow(options_.beta1, double(step))));
   const T bias2_sqrt = T(std::sqrt(1 - std::pow(options_.beta2, double(step))));
 
-  T* w = p.value().data();
-  const T* grad = p.grad().data();
-  T* m = this->state(exp_avg_, index).data();
-  T* v = this->state(exp_avg_sq_, index).data();
-  T* v_max = options_.amsgrad ? this->state(max_exp_avg_sq_, index).data() : nullptr;
-  const int64_t n = p.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    if (decoupled_) w[i] *= shrink;
-    const T g = l2 ? grad[i] + wd * w[i] : grad[i];
-    m[i] = beta1 * m[i] + (1 - beta1) * g;
-    v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-    T second = v[i];
-    if (v_max != nullptr) {  // max that passes a NaN on, as torch.maximum does
-      if (!(v_max[i] >= v[i])) v_max[i] = v[i];
-      second = v_max[i];
-    }
-    w[i] -= step_size * m[i] / (std::sqrt(second) / bias2_sqrt + eps);
-  }
+  detail::AdamUpdate<T> u{};
+  u.n = p.numel();
+  u.w = p.value().data();
+  u.grad = p.grad().data();
+  u.m = this->state(exp_avg_, index).data();
+  u.v = this->state(exp_avg_sq_, index).data();
+  // AMSGrad's maximum passes a NaN on, as torch.maximum does.
+  u.v_max = options_.amsgrad ? this->state(max_exp_avg_sq_, index).data() : nullptr;
+  u.beta1 = beta1;
+  u.beta2 = beta2;
+  u.eps = eps;
+  u.weight_decay = wd;
+  u.shrink = shrink;
+  u.step_size = step_size;
+  u.bias2_sqrt = bias2_sqrt;
+  u.l2 = l2;
+  u.decoupled = decoupled_;
+  detail::kernels<T>().adam(u);  // the loop: kernels/optim_body.hpp
 }
 
 template <Scalar T>

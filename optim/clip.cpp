@@ -10,6 +10,7 @@
 #include <string>
 
 #include "rewind/core/error.hpp"
+#include "rewind/kernels/kernels.hpp"
 
 namespace rwd {
 
@@ -127,7 +128,8 @@ template <Scalar T>
 void scale(std::span<const NamedParameter<T>> params, T factor) {
   for (const NamedParameter<T>& np : params) {
     if (!takes_part(np)) continue;
-    for (T& g : np.param->grad().span()) g *= factor;
+    Tensor<T>& g = np.param->grad();
+    detail::kernels<T>().scale(g.data(), g.numel(), factor);
   }
 }
 
@@ -137,15 +139,8 @@ bool clamp(std::span<const NamedParameter<T>> params, T c) {
   bool changed = false;
   for (const NamedParameter<T>& np : params) {
     if (!takes_part(np)) continue;
-    for (T& g : np.param->grad().span()) {
-      if (g > c) {
-        g = c;
-        changed = true;
-      } else if (g < -c) {
-        g = -c;
-        changed = true;
-      }
-    }
+    Tensor<T>& g = np.param->grad();
+    if (detail::kernels<T>().clamp(g.data(), g.numel(), c)) changed = true;
   }
   return changed;
 }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "rewind/kernels/kernels.hpp"
+
 namespace rwd {
 
 template <Scalar T>
@@ -40,30 +42,20 @@ void RMSprop<T>::update(size_t index, Parameter<T>& p, int64_t /*step*/) {
   const T eps = T(options_.eps);
   const T wd = T(options_.weight_decay);
   const T momentum = T(options_.momentum);
-  const bool decay = options_.weight_decay != 0;
-  T* w = p.value().data();
-  const T* grad = p.grad().data();
-  T* v = this->state(square_avg_, index).data();
-  T* a = options_.centered ? this->state(grad_avg_, index).data() : nullptr;
-  T* b = options_.momentum > 0 ? this->state(momentum_buffer_, index).data() : nullptr;
-  const int64_t n = p.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    const T g = decay ? grad[i] + wd * w[i] : grad[i];
-    v[i] = alpha * v[i] + (1 - alpha) * g * g;
-    T d;
-    if (a != nullptr) {
-      a[i] = alpha * a[i] + (1 - alpha) * g;
-      d = std::sqrt(v[i] - a[i] * a[i]) + eps;
-    } else {
-      d = std::sqrt(v[i]) + eps;
-    }
-    if (b != nullptr) {
-      b[i] = momentum * b[i] + g / d;
-      w[i] -= lr * b[i];
-    } else {
-      w[i] -= lr * g / d;
-    }
-  }
+  detail::RmspropUpdate<T> u{};
+  u.n = p.numel();
+  u.w = p.value().data();
+  u.grad = p.grad().data();
+  u.square_avg = this->state(square_avg_, index).data();
+  u.grad_avg = options_.centered ? this->state(grad_avg_, index).data() : nullptr;
+  u.buffer = options_.momentum > 0 ? this->state(momentum_buffer_, index).data() : nullptr;
+  u.lr = lr;
+  u.alpha = alpha;
+  u.eps = eps;
+  u.weight_decay = wd;
+  u.momentum = momentum;
+  u.decay = options_.weight_decay != 0;
+  detail::kernels<T>().rmsprop(u);  // the loop: kernels/optim_body.hpp
 }
 
 template class RMSprop<float>;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "rewind/kernels/kernels.hpp"
+
 namespace rwd {
 
 template <Scalar T>
@@ -36,20 +38,19 @@ void SGD<T>::update(size_t index, Parameter<T>& p, int64_t step) {
   const T wd = T(options_.weight_decay);
   const T momentum = T(options_.momentum);
   const T keep = T(1 - options_.dampening);
-  const bool decay = options_.weight_decay != 0;  // skipped at 0, so an Inf weight stays Inf
-  T* w = p.value().data();
-  const T* grad = p.grad().data();
-  const int64_t n = p.numel();
-  if (options_.momentum == 0) {
-    for (int64_t i = 0; i < n; ++i) w[i] -= lr * (decay ? grad[i] + wd * w[i] : grad[i]);
-    return;
-  }
-  T* b = this->state(momentum_buffer_, index).data();
-  for (int64_t i = 0; i < n; ++i) {
-    const T g = decay ? grad[i] + wd * w[i] : grad[i];
-    b[i] = step == 1 ? g : momentum * b[i] + keep * g;
-    w[i] -= lr * (options_.nesterov ? g + momentum * b[i] : b[i]);
-  }
+  detail::SgdUpdate<T> u{};
+  u.n = p.numel();
+  u.w = p.value().data();
+  u.grad = p.grad().data();
+  u.buffer = options_.momentum == 0 ? nullptr : this->state(momentum_buffer_, index).data();
+  u.lr = lr;
+  u.weight_decay = wd;
+  u.momentum = momentum;
+  u.keep = keep;
+  u.decay = options_.weight_decay != 0;  // skipped at 0, so an Inf weight stays Inf
+  u.first_step = step == 1;
+  u.nesterov = options_.nesterov;
+  detail::kernels<T>().sgd(u);  // the loop: kernels/optim_body.hpp
 }
 
 template class SGD<float>;

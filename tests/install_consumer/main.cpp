@@ -15,6 +15,7 @@ int main() {
   const bool version_ok = std::string_view(REWIND_VERSION_STRING) == CONSUMER_PACKAGE_VERSION &&
                           rwd::library_version() == REWIND_VERSION_STRING;
   const bool ok = grad_ok && version_ok;
+  std::printf("consumer: kernels %s\n", rwd::isa_name(rwd::active_isa()));
   std::printf("consumer: rewind %s (package %s, library %.*s), d tanh(0.5) = %.12f (%s)\n",
               REWIND_VERSION_STRING, CONSUMER_PACKAGE_VERSION, int(rwd::library_version().size()),
               rwd::library_version().data(), x.grad()[0], ok ? "ok" : "WRONG");

@@ -1,38 +1,26 @@
-// thin_gemm: tiles of up to 6 rows × 4 vectors of C stay in registers while k runs; A is
+// thin_gemm, the product for the thin operands of recurrent steps (a batch of a few rows
+// times a weight): C[m, n] (+)= A[m, k] · B[k, n], all row-major, B read in place. BLAS
+// packs B into its own layout on every call, which for one time step costs as much as the
+// product itself; here B is streamed as stored (Note [Thin products] in ops/linalg.cpp).
+//
+// Tiles of up to 6 rows × kPanelVectors vectors of C stay in registers while k runs; A is
 // broadcast one element at a time, B is loaded one row-slice per k. GCC vector extensions
-// keep it portable: 16 floats per vector with AVX-512, 8 with AVX2.
-#include "rewind/ops/small_gemm.hpp"
+// give the width of the translation unit: 16 floats per vector with AVX-512, 8 with AVX2, 4
+// with SSE2; the tile is sized so that accumulators, B and A fit in the vector registers.
+#pragma once
 
-#include <algorithm>
-#include <cstring>
+#include <cstdint>
 
-namespace rwd::detail {
-namespace {
+#include "rewind/kernels/common_body.hpp"
 
-#if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
-#else
-constexpr int kVectorBytes = 32;
-#endif
+namespace rwd::detail::REWIND_KERNEL_ISA {
+namespace thin {
 
-template <class T, int Bytes = kVectorBytes>
-struct Vec {
-  static constexpr int kLanes = Bytes / int(sizeof(T));
-  // NOLINTNEXTLINE(modernize-use-using): GCC drops vector_size on a dependent type in `using`.
-  typedef T type __attribute__((vector_size(Bytes)));
-};
-
-template <class V, class T>
-inline V load(const T* p) {
-  V v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-template <class V, class T>
-inline void store(T* p, V v) {
-  std::memcpy(p, &v, sizeof(v));
-}
+// Vectors of C per tile row: 6 rows × 4 + 4 of B + 1 of A = 29 of 32 registers with
+// AVX-512; 6 × 2 + 2 + 1 = 15 of 16 below.
+constexpr int kPanelVectors = kVectorRegisters >= 32 ? 4 : 2;
+// Vectors of C in the one-row kernel: 16 of 32 registers, 8 of 16.
+constexpr int kRowVectors = kVectorRegisters / 2;
 
 // One tile: MR rows × NV vectors of C (vectors of Bytes bytes).
 template <class T, int MR, int NV, int Bytes = kVectorBytes>
@@ -105,48 +93,44 @@ void column_panel(int64_t m, int64_t k, const T* a, int64_t lda, const T* b, int
   }
 }
 
-}  // namespace
-
 template <class T>
 void thin_gemm_block(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
                      int64_t ldb, T* c, int64_t ldc, bool accumulate) {
-  constexpr int64_t L = Vec<T>::kLanes;
+  constexpr int L = Vec<T>::kLanes;
   int64_t j = 0;
   if (m == 1) {
-    // One row: a whole row-slice of C (16 vectors; 8 without AVX-512) stays in registers and
-    // B is read row by row, a contiguous stream, with enough independent sums to keep the FMA
-    // units busy.
-    constexpr int kWide = kVectorBytes > 32 ? 16 : 8;
-    for (; j + kWide * L <= n; j += kWide * L)
-      tile<T, 1, kWide>(k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+    // One row: a whole row-slice of C (kRowVectors vectors) stays in registers and B is read
+    // row by row, a contiguous stream, with enough independent sums to keep the FMA units
+    // busy.
+    for (; j + kRowVectors * L <= n; j += kRowVectors * L)
+      tile<T, 1, kRowVectors>(k, a, lda, b + j, ldb, c + j, ldc, accumulate);
   }
-  for (; j + 4 * L <= n; j += 4 * L)
-    column_panel<T, 4>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+  for (; j + kPanelVectors * L <= n; j += kPanelVectors * L)
+    column_panel<T, kPanelVectors>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
   for (; j + L <= n; j += L) column_panel<T, 1>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
-  if constexpr (kVectorBytes > 32) {  // 8 floats (or 4 doubles) more with half vectors
-    constexpr int kHalf = Vec<T, 32>::kLanes;
+  if constexpr (kVectorBytes > 16) {  // half a vector more (8 floats with AVX-512)
+    constexpr int kHalfBytes = kVectorBytes / 2;
+    constexpr int kHalf = Vec<T, kHalfBytes>::kLanes;
     for (; j + kHalf <= n; j += kHalf)
-      column_panel<T, 1, 32>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+      column_panel<T, 1, kHalfBytes>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
   }
   if (j < n) tail<T>(m, n - j, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
 }
+
+}  // namespace thin
 
 // k is cut into slices whose B panel ([slice, 64 columns]) fits in L1; C is carried from
 // one slice to the next.
 template <class T>
 void thin_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
                T* c, int64_t ldc, bool accumulate) {
-  constexpr int64_t kSlice = int64_t{128} * 4 / int64_t(sizeof(T));  // 32 KB of B per 64 columns
-  if (k <= kSlice + kSlice / 2) return thin_gemm_block(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  constexpr int64_t kSlice = 128 * 4 / int64_t(sizeof(T));  // 32 KB of B per 64 columns
+  if (k <= kSlice + kSlice / 2)
+    return thin::thin_gemm_block(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
   for (int64_t p = 0; p < k; p += kSlice) {
-    const int64_t len = std::min(kSlice, k - p);
-    thin_gemm_block(m, n, len, a + p, lda, b + p * ldb, ldb, c, ldc, accumulate || p > 0);
+    const int64_t len = min_of(kSlice, k - p);
+    thin::thin_gemm_block(m, n, len, a + p, lda, b + p * ldb, ldb, c, ldc, accumulate || p > 0);
   }
 }
 
-template void thin_gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, const float*,
-                               int64_t, float*, int64_t, bool);
-template void thin_gemm<double>(int64_t, int64_t, int64_t, const double*, int64_t, const double*,
-                                int64_t, double*, int64_t, bool);
-
-}  // namespace rwd::detail
+}  // namespace rwd::detail::REWIND_KERNEL_ISA

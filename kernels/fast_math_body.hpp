@@ -1,18 +1,18 @@
-// Branch-free float exp, sigmoid and tanh that the compiler vectorizes (no libm calls in the
-// loop). Used for float activations, where std::exp/std::tanh dominated the profile of
-// recurrent training steps. Double keeps the libm functions: gradient checks and PyTorch
-// parity need them to the last bit.
+// Branch-free float exp, sigmoid and tanh that the compiler vectorizes (no libm calls in
+// the loop), to the width of the kernel file that includes them. Used for float activations,
+// where std::exp/std::tanh dominated the profile of recurrent training steps. Double keeps
+// the libm functions: gradient checks and PyTorch parity need them to the last bit.
 //
 // exp: Cody-Waite reduction x = n ln2 + r with the degree-6 polynomial of Cephes' expf
 // (S. L. Moshier, Cephes Math Library, 1984-2000; error about 1 ulp on the clamped range).
 // tanh: Cephes' tanhf odd polynomial for |x| < 0.625, 1 - 2 / (exp(2|x|) + 1) above.
 #pragma once
 
-#include <bit>
-#include <cmath>
 #include <cstdint>
 
-namespace rwd::detail {
+#include "rewind/kernels/common_body.hpp"
+
+namespace rwd::detail::REWIND_KERNEL_ISA {
 
 /// e^x for float, clamped to [-87.3, 88.4] (so results stay normal or large; callers here
 /// only use it inside sigmoid and tanh). NaN propagates.
@@ -33,8 +33,8 @@ inline float exp_f32(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float y = p * r2 + r + 1.0f;
-  const int32_t ni = std::bit_cast<int32_t>(shifted) - std::bit_cast<int32_t>(kShifter);
-  const auto scale = std::bit_cast<float>((ni + 127) << 23);
+  const int32_t ni = __builtin_bit_cast(int32_t, shifted) - __builtin_bit_cast(int32_t, kShifter);
+  const float scale = __builtin_bit_cast(float, (ni + 127) << 23);
   const float out = y * scale;
   return x == x ? out : x;
 }
@@ -45,7 +45,7 @@ inline float sigmoid_f32(float x) {
 }
 
 inline float tanh_f32(float x) {
-  const float ax = std::fabs(x);
+  const float ax = __builtin_fabsf(x);
   // Small |x|: odd polynomial, accurate relative to x.
   const float z = x * x;
   float p = -5.70498872745e-3f;
@@ -68,13 +68,14 @@ inline void sigmoid_kernel(const float* x, float* y, int64_t n) {
 }
 inline void sigmoid_kernel(const double* x, double* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
-    y[i] = x[i] >= 0 ? 1.0 / (1.0 + std::exp(-x[i])) : std::exp(x[i]) / (1.0 + std::exp(x[i]));
+    y[i] = x[i] >= 0 ? 1.0 / (1.0 + __builtin_exp(-x[i]))
+                     : __builtin_exp(x[i]) / (1.0 + __builtin_exp(x[i]));
 }
 inline void tanh_kernel(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = tanh_f32(x[i]);
 }
 inline void tanh_kernel(const double* x, double* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = __builtin_tanh(x[i]);
 }
 
-}  // namespace rwd::detail
+}  // namespace rwd::detail::REWIND_KERNEL_ISA
