@@ -1,7 +1,7 @@
 // Which instruction set rewind's hot loops run with. The library is compiled for baseline
 // x86-64; its kernels are compiled again for AVX2 + FMA and for AVX-512, and the best level
 // this CPU runs is chosen once, at first use (Note [Runtime ISA dispatch] in
-// kernels/kernels.hpp). An installed rewind therefore runs on any x86-64 CPU.
+// ops/kernels/kernels.hpp). An installed rewind therefore runs on any x86-64 CPU.
 #pragma once
 
 namespace rwd {

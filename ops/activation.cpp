@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
 #include "rewind/ops/unary.hpp"
 

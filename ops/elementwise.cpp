@@ -1,8 +1,8 @@
 // add, sub, mul, div (broadcast), neg, add_scalar, mul_scalar, square: forward and backward.
 #include "rewind/ops/elementwise.hpp"
 
-#include "rewind/kernels/kernels.hpp"
 #include "rewind/ops/broadcast.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
 #include "rewind/ops/unary.hpp"
 

@@ -10,9 +10,9 @@
 #include <cstring>
 #include <vector>
 
-#include "rewind/kernels/kernels.hpp"
 #include "rewind/ops/blas.hpp"
 #include "rewind/ops/elementwise.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
 
 namespace rwd {

@@ -3,14 +3,14 @@
 
 #include <fmt/format.h>
 
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
 #include "rewind/ops/shape.hpp"
 
 namespace rwd {
 namespace {
 
-// The loops run in the kernel table (kernels/rnn_pointwise_body.hpp, built per instruction
+// The loops run in the kernel table (ops/kernels/rnn_pointwise_body.hpp, built per instruction
 // set); here are the shape checks, the tape and the gradient formulas.
 
 // y = lstm_pointwise(gates, c) = [h', c'];  with i, f, g, o the activated gates:

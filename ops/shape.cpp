@@ -7,7 +7,7 @@
 #include <cstring>
 #include <utility>
 
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
 
 namespace rwd {

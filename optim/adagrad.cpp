@@ -4,7 +4,7 @@
 #include <cmath>
 #include <utility>
 
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 
 namespace rwd {
 
@@ -45,7 +45,7 @@ void Adagrad<T>::update(size_t index, Parameter<T>& p, int64_t step) {
   u.eps = eps;
   u.weight_decay = wd;
   u.decay = options_.weight_decay != 0;
-  detail::kernels<T>().adagrad(u);  // the loop: kernels/optim_body.hpp
+  detail::kernels<T>().adagrad(u);  // the loop: ops/kernels/optim_body.hpp
 }
 
 template class Adagrad<float>;

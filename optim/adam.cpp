@@ -4,7 +4,7 @@
 #include <cmath>
 #include <utility>
 
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 
 namespace rwd {
 
@@ -73,7 +73,7 @@ void Adam<T>::update(size_t index, Parameter<T>& p, int64_t step) {
   u.bias2_sqrt = bias2_sqrt;
   u.l2 = l2;
   u.decoupled = decoupled_;
-  detail::kernels<T>().adam(u);  // the loop: kernels/optim_body.hpp
+  detail::kernels<T>().adam(u);  // the loop: ops/kernels/optim_body.hpp
 }
 
 template <Scalar T>

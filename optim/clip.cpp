@@ -10,7 +10,7 @@
 #include <string>
 
 #include "rewind/core/error.hpp"
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 
 namespace rwd {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <utility>
 
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 
 namespace rwd {
 
@@ -55,7 +55,7 @@ void RMSprop<T>::update(size_t index, Parameter<T>& p, int64_t /*step*/) {
   u.weight_decay = wd;
   u.momentum = momentum;
   u.decay = options_.weight_decay != 0;
-  detail::kernels<T>().rmsprop(u);  // the loop: kernels/optim_body.hpp
+  detail::kernels<T>().rmsprop(u);  // the loop: ops/kernels/optim_body.hpp
 }
 
 template class RMSprop<float>;

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <utility>
 
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 
 namespace rwd {
 
@@ -50,7 +50,7 @@ void SGD<T>::update(size_t index, Parameter<T>& p, int64_t step) {
   u.decay = options_.weight_decay != 0;  // skipped at 0, so an Inf weight stays Inf
   u.first_step = step == 1;
   u.nesterov = options_.nesterov;
-  detail::kernels<T>().sgd(u);  // the loop: kernels/optim_body.hpp
+  detail::kernels<T>().sgd(u);  // the loop: ops/kernels/optim_body.hpp
 }
 
 template class SGD<float>;

@@ -7,7 +7,7 @@
 #include <limits>
 #include <vector>
 
-#include <rewind/kernels/kernels.hpp>
+#include <rewind/ops/kernels/kernels.hpp>
 
 #include "support.hpp"
 

@@ -1,9 +1,9 @@
 // Which KernelSet this process uses: the one of active_isa(), looked up once.
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 
 namespace rwd::detail {
 
-// Defined in kernels/generic.cpp, avx2.cpp and avx512.cpp.
+// Defined in ops/kernels/generic.cpp, avx2.cpp and avx512.cpp.
 namespace generic {
 extern const KernelSet kKernels;
 }  // namespace generic

@@ -6,8 +6,8 @@
 
 #include <cstdint>
 
-#include "rewind/kernels/common_body.hpp"
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/common_body.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 
 namespace rwd::detail::REWIND_KERNEL_ISA {
 namespace optim {

@@ -8,9 +8,9 @@
 
 #include <cstdint>
 
-#include "rewind/kernels/common_body.hpp"
-#include "rewind/kernels/fast_math_body.hpp"
-#include "rewind/kernels/kernels.hpp"
+#include "rewind/ops/kernels/common_body.hpp"
+#include "rewind/ops/kernels/fast_math_body.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
 
 namespace rwd::detail::REWIND_KERNEL_ISA {
 namespace cell {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "rewind/kernels/common_body.hpp"
+#include "rewind/ops/kernels/common_body.hpp"
 
 namespace rwd::detail::REWIND_KERNEL_ISA {
 

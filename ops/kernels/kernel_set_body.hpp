@@ -3,13 +3,13 @@
 // and collected into a table filled at compile time.
 #pragma once
 
-#include "rewind/kernels/common_body.hpp"
-#include "rewind/kernels/elementwise_body.hpp"
-#include "rewind/kernels/fast_math_body.hpp"
-#include "rewind/kernels/kernels.hpp"
-#include "rewind/kernels/optim_body.hpp"
-#include "rewind/kernels/rnn_pointwise_body.hpp"
-#include "rewind/kernels/thin_gemm_body.hpp"
+#include "rewind/ops/kernels/common_body.hpp"
+#include "rewind/ops/kernels/elementwise_body.hpp"
+#include "rewind/ops/kernels/fast_math_body.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
+#include "rewind/ops/kernels/optim_body.hpp"
+#include "rewind/ops/kernels/rnn_pointwise_body.hpp"
+#include "rewind/ops/kernels/thin_gemm_body.hpp"
 
 namespace rwd::detail::REWIND_KERNEL_ISA {
 

@@ -1,7 +1,7 @@
 // Helpers of the kernel bodies: vector types of the translation unit's width, unaligned
 // loads and stores, and builtins in place of <cmath> and <algorithm>. Kernel bodies call
 // no inline function from outside their ISA namespace (Note [Runtime ISA dispatch] in
-// kernels/kernels.hpp): an out-of-line copy of std::min compiled with -mavx512f could be the
+// ops/kernels/kernels.hpp): an out-of-line copy of std::min compiled with -mavx512f could be the
 // one the linker keeps for the whole program.
 #pragma once
 

@@ -1,12 +1,12 @@
 // The table of rewind's hot loops, one entry per kernel, and the one in use in this process.
-// Ops and optimizers call kernels<T>().name(...); the bodies are in kernels/*_body.hpp.
+// Ops and optimizers call kernels<T>().name(...); the bodies are in ops/kernels/*_body.hpp.
 //
 // Note [Runtime ISA dispatch]: the library is compiled for baseline x86-64 and must run on
 // any x86-64 CPU, but its hot loops (the thin products, the fused LSTM/GRU cell ops, the
 // float sigmoid/tanh, the optimizer updates) want the vector width of the machine. The
-// kernel bodies are written once, as templates in kernels/*_body.hpp, and compiled three
-// times: kernels/generic.cpp with the library's flags, kernels/avx2.cpp with -mavx2 -mfma
-// and kernels/avx512.cpp with -mavx512f/bw/vl/dq (CMakeLists.txt). Each translation unit
+// kernel bodies are written once, as templates in ops/kernels/*_body.hpp, and compiled three
+// times: ops/kernels/generic.cpp with the library's flags, ops/kernels/avx2.cpp with -mavx2 -mfma
+// and ops/kernels/avx512.cpp with -mavx512f/bw/vl/dq (CMakeLists.txt). Each translation unit
 // puts its copy in its own namespace (rwd::detail::generic, ::avx2, ::avx512), so the linker
 // never merges an AVX-512 copy of an inline function into the generic code, and fills one
 // KernelSet of function pointers at compile time. kernels<T>() picks the set of
@@ -136,7 +136,7 @@ struct KernelTable {
   void (*thin_gemm)(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
                     int64_t ldb, T* c, int64_t ldc, bool accumulate);
   /// y[i] = σ(x[i]) and y[i] = tanh(x[i]); float uses the fast ~1 ulp functions of
-  /// kernels/fast_math_body.hpp, double libm's.
+  /// ops/kernels/fast_math_body.hpp, double libm's.
   void (*sigmoid)(const T* x, T* y, int64_t n);
   void (*tanh)(const T* x, T* y, int64_t n);
   void (*lstm_forward)(const LstmForward<T>& args);
