@@ -36,7 +36,7 @@ fi
 mapfile -t files < <(python3 - "$build_dir/compile_commands.json" "$root" <<'EOF'
 import json, os, re, sys
 db, root = sys.argv[1], os.path.realpath(sys.argv[2])
-pattern = re.compile(re.escape(root) + r"/(core|ops|layers|optim)/[^/]+\.cpp")
+pattern = re.compile(re.escape(root) + r"/(core|ops|layers|optim)(/kernels)?/[^/]+\.cpp")
 files = set()
 for entry in json.load(open(db)):
     path = os.path.realpath(os.path.join(entry["directory"], entry["file"]))

@@ -27,6 +27,7 @@ constexpr int kVectorRegisters = kVectorBytes == 64 ? 32 : 16;
 template <class T, int Bytes = kVectorBytes>
 struct Vec {
   static constexpr int kLanes = Bytes / int(sizeof(T));
+  // NOLINTNEXTLINE(modernize-use-using): GCC drops vector_size on a dependent type in `using`.
   typedef T type __attribute__((vector_size(Bytes)));
 };
 

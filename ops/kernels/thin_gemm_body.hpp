@@ -96,7 +96,7 @@ void column_panel(int64_t m, int64_t k, const T* a, int64_t lda, const T* b, int
 template <class T>
 void thin_gemm_block(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
                      int64_t ldb, T* c, int64_t ldc, bool accumulate) {
-  constexpr int L = Vec<T>::kLanes;
+  constexpr int64_t L = Vec<T>::kLanes;
   int64_t j = 0;
   if (m == 1) {
     // One row: a whole row-slice of C (kRowVectors vectors) stays in registers and B is read
@@ -110,7 +110,7 @@ void thin_gemm_block(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, c
   for (; j + L <= n; j += L) column_panel<T, 1>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
   if constexpr (kVectorBytes > 16) {  // half a vector more (8 floats with AVX-512)
     constexpr int kHalfBytes = kVectorBytes / 2;
-    constexpr int kHalf = Vec<T, kHalfBytes>::kLanes;
+    constexpr int64_t kHalf = Vec<T, kHalfBytes>::kLanes;
     for (; j + kHalf <= n; j += kHalf)
       column_panel<T, 1, kHalfBytes>(m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
   }
@@ -124,7 +124,7 @@ void thin_gemm_block(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, c
 template <class T>
 void thin_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
                T* c, int64_t ldc, bool accumulate) {
-  constexpr int64_t kSlice = 128 * 4 / int64_t(sizeof(T));  // 32 KB of B per 64 columns
+  constexpr int64_t kSlice = int64_t(128 * 4) / int64_t(sizeof(T));  // 32 KB of B per 64 columns
   if (k <= kSlice + kSlice / 2)
     return thin::thin_gemm_block(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
   for (int64_t p = 0; p < k; p += kSlice) {
