@@ -28,6 +28,10 @@ class Worker {
   void start(Job& job) {
     start_raw([](void* j) { (*static_cast<Job*>(j))(); }, &job);
   }
+  [[deprecated("pass a callable: start(job), where job() runs on the worker")]] void start(
+      void (*fn)(void*), void* arg) {
+    start_raw(fn, arg);
+  }
   /// Blocks until the current job is done and rethrows its exception, if any. Returns at
   /// once when no job is running.
   void wait();
