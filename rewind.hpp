@@ -23,6 +23,7 @@
 #include "rewind/ops/dropout.hpp"
 #include "rewind/ops/elementwise.hpp"
 #include "rewind/ops/embedding.hpp"
+#include "rewind/ops/fusion.hpp"
 #include "rewind/ops/linalg.hpp"
 #include "rewind/ops/loss.hpp"
 #include "rewind/ops/reduce.hpp"

@@ -36,18 +36,24 @@ std::string describe_inputs(const Graph<T>& g, NodeId id) {
   return out.empty() ? "none" : out;
 }
 
+// "scope 'lstm.l0.fwd/t=2'", and ", in fused region 3" for a member of a backward group
+// (Note [Backward groups] in graph.hpp).
 template <Scalar T>
 std::string describe_scope(const Graph<T>& g, NodeId id) {
   const std::string path = g.scope_path(id);
-  return path.empty() ? "the root scope" : fmt::format("scope '{}'", path);
+  std::string out = path.empty() ? "the root scope" : fmt::format("scope '{}'", path);
+  if (g.node(id).group != 0)
+    fmt::format_to(std::back_inserter(out), ", in fused region {}", g.node(id).group);
+  return out;
 }
 
 // Throws when input k of node `user` has a non-finite gradient; `how` is added to the message.
 template <Scalar T>
-void check_input_grad(const Graph<T>& g, NodeId user, size_t k, NodeId input, const char* how) {
+void check_input_grad(const Graph<T>& g, NodeId user, size_t k, NodeId input, const char* how,
+                      const T* grad, int64_t count) {
   const Node<T>& in = g.node(input);
-  if (in.grad == nullptr) return;
-  const int64_t bad = first_non_finite(in.grad, in.shape.numel());
+  if (grad == nullptr) return;
+  const int64_t bad = first_non_finite(grad, count);
   if (bad < 0) return;
   const Node<T>& n = g.node(user);
   const std::string which =
@@ -55,9 +61,15 @@ void check_input_grad(const Graph<T>& g, NodeId user, size_t k, NodeId input, co
   throw AnomalyError(
       fmt::format("anomaly: backward of '{}' (node {}, {}) produced {} at element {} of the "
                   "gradient of {} ('{}' {}){}; its inputs: {}",
-                  n.op->name, user, describe_scope(g, user), non_finite_name(in.grad[bad]), bad,
-                  which, in.op->name, in.shape.str(), how, describe_inputs(g, user)),
+                  n.op->name, user, describe_scope(g, user), non_finite_name(grad[bad]), bad, which,
+                  in.op->name, in.shape.str(), how, describe_inputs(g, user)),
       n.op->name, g.scope_path(user), true);
+}
+
+template <Scalar T>
+void check_input_grad(const Graph<T>& g, NodeId user, size_t k, NodeId input, const char* how) {
+  const Node<T>& in = g.node(input);
+  check_input_grad(g, user, k, input, how, in.grad, in.shape.numel());
 }
 
 }  // namespace
@@ -91,6 +103,12 @@ template <Scalar T>
 void AnomalyMonitor<T>::check_gradient(const Graph<T>& g, NodeId user, NodeId input,
                                        const char* how) {
   check_input_grad(g, user, size_t(-1), input, how);
+}
+
+template <Scalar T>
+void AnomalyMonitor<T>::check_gradient_part(const Graph<T>& g, NodeId user, uint32_t k,
+                                            const T* grad, int64_t count) {
+  check_input_grad(g, user, k, g.inputs(user)[k], "", grad, count);
 }
 
 template <Scalar T>

@@ -38,6 +38,11 @@ class AnomalyMonitor {
   /// Checks the gradient of `input`, which `user`'s backward added into by way of `how`
   /// (ops that defer part of their backward to the end of it report through this).
   static void check_gradient(const Graph<T>& g, NodeId user, NodeId input, const char* how);
+  /// Checks `count` values of the gradient of `user`'s input k (held where the caller says:
+  /// a fused region's scratch, or the input's gradient buffer); element numbers in the
+  /// message count from `grad`.
+  static void check_gradient_part(const Graph<T>& g, NodeId user, uint32_t k, const T* grad,
+                                  int64_t count);
   /// Checks an output gradient passed to Graph::backward.
   static void check_output_grad(const Graph<T>& g, NodeId output, const T* grad);
 

@@ -20,3 +20,18 @@ void throw_attr_mismatch(const char* op, bool empty) {
                   op, empty ? " (it recorded none)" : ""));
 }
 }  // namespace rwd::detail
+
+namespace rwd {
+
+template <Scalar T>
+NodeId GraphExtension<T>::backward_group(Graph<T>& /*g*/, NodeId id) {
+  throw GraphError(fmt::format(
+      "backward: node {} belongs to a backward group, but the extension asked to run it runs "
+      "none",
+      id));
+}
+
+template class GraphExtension<float>;
+template class GraphExtension<double>;
+
+}  // namespace rwd

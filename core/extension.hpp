@@ -10,6 +10,8 @@
 //   quiesce          when an error leaves backward, before clear() and in the destructor:
 //                    stop anything (a worker thread) still reading the graph's memory;
 //   clear            clear() forgets the round; keep memory for the next one.
+// One extension may also run backward groups (Note [Backward groups] in core/graph.hpp):
+//   backward_group   the reverse walk reached a node of a group this extension made.
 // Extensions are called in the order they were first made. Each graph has its own, so two
 // graphs on two threads never share one.
 #pragma once
@@ -17,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 
+#include "rewind/core/node.hpp"
 #include "rewind/core/tensor.hpp"
 
 namespace rwd {
@@ -36,6 +39,10 @@ class GraphExtension {
   virtual void after_backward(Graph<T>& /*g*/) {}
   virtual void quiesce() noexcept {}
   virtual void clear() noexcept {}
+  /// Runs the backward of the group that node `id` belongs to, for its members up to `id`,
+  /// and returns the group's first node (the walk goes on below it). Only called on the
+  /// extension that made the group (Graph::set_group).
+  virtual NodeId backward_group(Graph<T>& g, NodeId id);
 };
 
 namespace detail {

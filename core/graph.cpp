@@ -98,7 +98,24 @@ Var<T> Graph<T>::record_alias(const OpDef<T>& op, Var<T> input, const Shape& sha
 template <Scalar T>
 void Graph<T>::mark_step_output(Var<T> h, uint32_t state) {
   check(h, "mark_step_output");
+  nodes_[h.id_].flags |= Node<T>::kRetainGrad;  // the gradient-flow report reads it
   marks_.mark(h.id_, scopes_.current(), state);
+}
+
+template <Scalar T>
+void Graph<T>::retain_grad(Var<T> v) {
+  check(v, "retain_grad");
+  nodes_[v.id_].flags |= Node<T>::kRetainGrad;
+}
+
+template <Scalar T>
+void Graph<T>::set_group(NodeId id, uint32_t group, GraphExtension<T>& runner) {
+  if (id >= nodes_.size() || group == 0)
+    throw GraphError(fmt::format("set_group: no node {} or group 0 ({} nodes)", id, nodes_.size()));
+  if (group_runner_ != nullptr && group_runner_ != &runner)
+    throw GraphError("set_group: another extension already runs this graph's backward groups");
+  group_runner_ = &runner;
+  nodes_[id].group = group;
 }
 
 template <Scalar T>
@@ -160,6 +177,10 @@ void Graph<T>::run_backward(NodeId from) {
   try {
     for (int64_t id = from; id >= 0; --id) {
       const Node<T>& n = nodes_[size_t(id)];
+      if (n.group != 0) {  // Note [Backward groups]; the runner checks anomalies itself
+        id = group_runner_->backward_group(*this, NodeId(id));
+        continue;
+      }
       // Skip: no gradient reached it, or none flows through it (leaves, detach, aliases).
       if (n.grad == nullptr || n.op->backward == nullptr || !n.needs_grad()) continue;
       n.op->backward(Backward<T>(*this, NodeId(id)));

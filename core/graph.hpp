@@ -12,6 +12,14 @@
 // every element; anomaly mode fills such buffers with NaN, so an op that breaks this is
 // reported (Note [Anomaly mode]) and every gradient check runs in that mode.
 //
+// Note [Backward groups]: an extension may gather consecutive nodes into a group whose backward
+// it runs as one (ops/fusion.cpp fuses chains of elementwise ops this way). Every node keeps
+// its op, inputs, value and scope, so inspection and anomaly mode still see each op; only
+// the reverse walk differs: when it reaches a node of a group it calls the extension once
+// for the group's members up to that node, and goes on below the group's first node. The
+// gradients the group passes between its own members need never be stored; a member whose
+// gradient is read afterwards says so with kRetainGrad (Graph::retain_grad, step outputs).
+//
 // Note [Aliases]: reshape, detach and slices along the leading axis do not copy. Their value
 // points into their input's value, and (except detach) their gradient points into their
 // input's gradient, so their backward has nothing to do. Values on the tape are never written
@@ -210,6 +218,14 @@ class Graph {
   /// Note [Gradient accumulation].
   T* grad_buffer_for_write(NodeId id, bool& fresh);
 
+  /// Makes node `id` a member of backward group `group` (1-based), whose backward `runner`
+  /// runs (Note [Backward groups]). The members of one group are consecutive nodes; one
+  /// extension per graph runs groups (GraphError otherwise).
+  void set_group(NodeId id, uint32_t group, GraphExtension<T>& runner);
+  /// Keeps v's gradient after backward even when a backward group computes it internally
+  /// (Var::grad() reads it); step outputs are kept this way already.
+  void retain_grad(Var<T> v);
+
   /// True for nodes without a backward whose gradient is their own (parameters, inputs).
   [[nodiscard]] bool is_leaf(NodeId id) const { return nodes_[id].is_leaf(); }
 
@@ -244,6 +260,7 @@ class Graph {
   AnomalyMonitor<T> anomaly_;
   std::vector<std::unique_ptr<GraphExtension<T>>> extensions_;  // in the order made
   std::vector<GraphExtension<T>*> slots_;                       // by detail::extension_slot<E>()
+  GraphExtension<T>* group_runner_ = nullptr;                   // Note [Backward groups]
 };
 
 /// The graph shared by `vars`, after checking each is live and all share one graph

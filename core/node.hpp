@@ -83,10 +83,11 @@ class AttrSlot {
 template <Scalar T>
 struct Node {
   enum Flags : uint8_t {
-    kNeedsGrad = 1,   // some input (or the leaf itself) wants a gradient
-    kParam = 2,       // value and gradient belong to a Parameter
-    kGradAlias = 4,   // gradient is a window into input 0's gradient (Note [Aliases])
-    kValueAlias = 8,  // value is a window into input 0's value (Note [Aliases])
+    kNeedsGrad = 1,    // some input (or the leaf itself) wants a gradient
+    kParam = 2,        // value and gradient belong to a Parameter
+    kGradAlias = 4,    // gradient is a window into input 0's gradient (Note [Aliases])
+    kValueAlias = 8,   // value is a window into input 0's value (Note [Aliases])
+    kRetainGrad = 16,  // keep its gradient even inside a backward group (Note [Backward groups])
   };
   const OpDef<T>* op = nullptr;
   T* value = nullptr;
@@ -98,10 +99,13 @@ struct Node {
   int64_t grad_offset = 0;  // kGradAlias: offset into input 0's gradient
   uint8_t flags = 0;
   ScopeId scope = ScopeTable::kRoot;  // the name scope it was recorded in (core/scope.hpp)
+  uint32_t group =
+      0;  // the backward group it belongs to, 1-based; 0 for none (Note [Backward groups])
 
   [[nodiscard]] bool needs_grad() const { return (flags & kNeedsGrad) != 0; }
   [[nodiscard]] bool is_param() const { return (flags & kParam) != 0; }
   [[nodiscard]] bool is_alias() const { return (flags & kValueAlias) != 0; }
+  [[nodiscard]] bool retains_grad() const { return (flags & kRetainGrad) != 0; }
   /// Nodes without a backward whose gradient is their own (parameters, inputs).
   [[nodiscard]] bool is_leaf() const {
     return op->backward == nullptr && (flags & kGradAlias) == 0;

@@ -50,6 +50,12 @@ class Var {
   /// The gradient from the last backward(); throws GraphError when none reached this value.
   [[nodiscard]] TensorView<const T> grad() const {
     const Node<T>& n = node();
+    if (n.grad == nullptr && n.group != 0)
+      throw GraphError(fmt::format(
+          "Var::grad: this '{}' value of shape {} is inside fused region {}, whose backward "
+          "keeps only the gradients it hands on; call Graph::retain_grad(v) before backward "
+          "to keep its gradient (or turn fusion off: docs/fusion.md)",
+          n.op->name, n.shape.str(), n.group));
     if (n.grad == nullptr)
       throw GraphError(fmt::format(
           "Var::grad: no gradient reached this '{}' value of shape {} (it needs none, or "

@@ -1,112 +1,59 @@
-// sigmoid, tanh, relu, exp, log: forward and backward. sigmoid, tanh and exp use their own
-// output in backward, so they keep nothing extra.
+// sigmoid, tanh, relu, exp, log. sigmoid, tanh and exp use their own output in backward, so
+// they keep nothing extra.
 #include "rewind/ops/activation.hpp"
 
-#include <cmath>
-
+#include "rewind/ops/fusion.hpp"
 #include "rewind/ops/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
-#include "rewind/ops/unary.hpp"
 
 namespace rwd {
 namespace {
 
-// y = sigmoid(x);  dx += dy * y * (1 - y)
+// Each runs as an instruction of fused regions (ops/fusion.cpp), fused or alone; the
+// formulas are in ops/kernels/fusion_body.hpp:
+//   sigmoid  y = σ(x);  dx += dy y (1 − y)       tanh  y = tanh(x);  dx += dy (1 − y²)
+//   relu     y = max(x, 0);  dx += dy [x > 0]    exp   y = eˣ;  dx += dy y
+//   log      y = ln x;  dx += dy / x
+// σ and tanh use the fast float kernels of ops/kernels/fast_math_body.hpp.
 template <Scalar T>
-void sigmoid_backward(const Backward<T>& b) {
-  if (T* dx = b.dx(0)) {
-    const T* dy = b.dy();
-    const T* y = b.y();
-    detail::kernels<T>().sigmoid_grad(dx, dy, y, b.numel());
-  }
-}
-
-// y = tanh(x);  dx += dy * (1 - y^2)
+const OpDef<T> kSigmoid{"sigmoid", &detail::elementwise_backward<T>};
 template <Scalar T>
-void tanh_backward(const Backward<T>& b) {
-  if (T* dx = b.dx(0)) {
-    const T* dy = b.dy();
-    const T* y = b.y();
-    detail::kernels<T>().tanh_grad(dx, dy, y, b.numel());
-  }
-}
-
-// y = max(x, 0);  dx += dy * [x > 0]
+const OpDef<T> kTanh{"tanh", &detail::elementwise_backward<T>};
 template <Scalar T>
-void relu_backward(const Backward<T>& b) {
-  if (T* dx = b.dx(0)) {
-    const T* dy = b.dy();
-    const T* x = b.x(0);
-    for (int64_t i = 0; i < b.numel(); ++i) dx[i] += x[i] > T(0) ? dy[i] : T(0);
-  }
-}
-
-// y = exp(x);  dx += dy * y
+const OpDef<T> kRelu{"relu", &detail::elementwise_backward<T>};
 template <Scalar T>
-void exp_backward(const Backward<T>& b) {
-  if (T* dx = b.dx(0)) {
-    const T* dy = b.dy();
-    const T* y = b.y();
-    for (int64_t i = 0; i < b.numel(); ++i) dx[i] += dy[i] * y[i];
-  }
-}
-
-// y = log(x);  dx += dy / x
+const OpDef<T> kExp{"exp", &detail::elementwise_backward<T>};
 template <Scalar T>
-void log_backward(const Backward<T>& b) {
-  if (T* dx = b.dx(0)) {
-    const T* dy = b.dy();
-    const T* x = b.x(0);
-    for (int64_t i = 0; i < b.numel(); ++i) dx[i] += dy[i] / x[i];
-  }
-}
+const OpDef<T> kLog{"log", &detail::elementwise_backward<T>};
 
 template <Scalar T>
-const OpDef<T> kSigmoid{"sigmoid", &sigmoid_backward<T>};
-template <Scalar T>
-const OpDef<T> kTanh{"tanh", &tanh_backward<T>};
-template <Scalar T>
-const OpDef<T> kRelu{"relu", &relu_backward<T>};
-template <Scalar T>
-const OpDef<T> kExp{"exp", &exp_backward<T>};
-template <Scalar T>
-const OpDef<T> kLog{"log", &log_backward<T>};
-
-// Records a same-shape node and fills it with a whole-array kernel (vectorized for float).
-template <Scalar T, class Kernel>
-Var<T> record_kernel(const OpDef<T>& op, Var<T> x, Kernel kernel) {
+Var<T> unary(const OpDef<T>& op, detail::EwOp code, Var<T> x) {
   Graph<T>& g = graph_of(op.name, {x});
-  const T* xv = g.node(x.id()).value;
-  const Shape shape = g.node(x.id()).shape;
-  auto [y, out] = g.record(op, {x}, shape);
-  const int64_t n = shape.numel();
-  kernel(xv, out, n);
-  return y;
+  const Shape shape = x.shape();
+  return detail::record_elementwise(g, op, code, {x}, shape);
 }
 
 }  // namespace
 
 template <Scalar T>
 Var<T> sigmoid(Var<T> x) {
-  return record_kernel(kSigmoid<T>, x,
-                       [](const T* in, T* out, int64_t n) { detail::sigmoid_kernel(in, out, n); });
+  return unary(kSigmoid<T>, detail::EwOp::kSigmoid, x);
 }
 template <Scalar T>
 Var<T> tanh(Var<T> x) {
-  return record_kernel(kTanh<T>, x,
-                       [](const T* in, T* out, int64_t n) { detail::tanh_kernel(in, out, n); });
+  return unary(kTanh<T>, detail::EwOp::kTanh, x);
 }
 template <Scalar T>
 Var<T> relu(Var<T> x) {
-  return record_unary(kRelu<T>, x, [](T v) { return v > T(0) ? v : T(0); });
+  return unary(kRelu<T>, detail::EwOp::kRelu, x);
 }
 template <Scalar T>
 Var<T> exp(Var<T> x) {
-  return record_unary(kExp<T>, x, [](T v) { return std::exp(v); });
+  return unary(kExp<T>, detail::EwOp::kExp, x);
 }
 template <Scalar T>
 Var<T> log(Var<T> x) {
-  return record_unary(kLog<T>, x, [](T v) { return std::log(v); });
+  return unary(kLog<T>, detail::EwOp::kLog, x);
 }
 
 #define REWIND_INSTANTIATE(T)      \

@@ -1,26 +1,21 @@
-// add, sub, mul, div (broadcast), neg, add_scalar, mul_scalar, square: forward and backward.
+// add, sub, mul, div (broadcast), neg, add_scalar, mul_scalar, square.
 #include "rewind/ops/elementwise.hpp"
 
 #include "rewind/ops/broadcast.hpp"
+#include "rewind/ops/fusion.hpp"
 #include "rewind/ops/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
-#include "rewind/ops/unary.hpp"
 
 namespace rwd {
 namespace {
 
-// add_scalar's and mul_scalar's attribute: the scalar.
-template <Scalar T>
-struct ScalarAttrs {
-  T s;
-};
-
 using detail::Broadcast;
 using detail::broadcast_shapes;
+using detail::EwOp;
 using detail::for_each_broadcast;
 
-// The broadcast of a binary node is recomputed in backward from the input shapes (cheap),
-// so nodes carry no extra data.
+// The backward of broadcasts that are not over rows and columns (the *General ops below).
+// The broadcast is recomputed from the input shapes (cheap), so nodes carry no extra data.
 template <Scalar T>
 Broadcast node_broadcast(const Backward<T>& b) {
   return broadcast_shapes(b.node().op->name, b.x_shape(0), b.x_shape(1));
@@ -74,111 +69,99 @@ void div_backward(const Backward<T>& b) {
     for_each_broadcast(bc, [&](int64_t o, int64_t, int64_t j) { db[j] -= dy[o] * y[o] / bv[j]; });
 }
 
-// y = -x;  dx -= dy
+// Elementwise ops run as instructions of fused regions (ops/fusion.cpp), fused or alone;
+// their formulas are in ops/kernels/fusion_body.hpp:
+//   add  y = a + b;  da += dy,  db += dy        (each summed over its broadcast dims)
+//   sub  y = a - b;  da += dy,  db -= dy
+//   mul  y = a * b;  da += dy b,  db += dy a
+//   div  y = a / b;  da += dy / b,  db -= dy y / b
+//   neg  y = -x;  dx -= dy          add_scalar  y = x + s;  dx += dy
+//   mul_scalar  y = x s;  dx += dy s          square  y = x²;  dx += 2 x dy
+// A broadcast that is not over rows and columns ([T, 1, H] against [T, B, H]) runs the
+// strided loops below instead, as the *General ops.
 template <Scalar T>
-void neg_backward(const Backward<T>& b) {
-  if (T* dx = b.dx(0)) {
-    const T* dy = b.dy();
-    for (int64_t i = 0; i < b.numel(); ++i) dx[i] -= dy[i];
-  }
-}
-
-// y = x + s;  dx += dy
+const OpDef<T> kAdd{"add", &detail::elementwise_backward<T>};
 template <Scalar T>
-void add_scalar_backward(const Backward<T>& b) {
-  if (T* dx = b.dx(0)) {
-    const T* dy = b.dy();
-    for (int64_t i = 0; i < b.numel(); ++i) dx[i] += dy[i];
-  }
-}
-
-// y = x * s;  dx += dy * s
+const OpDef<T> kSub{"sub", &detail::elementwise_backward<T>};
 template <Scalar T>
-void mul_scalar_backward(const Backward<T>& b) {
-  if (T* dx = b.dx(0)) {
-    const T* dy = b.dy();
-    const T s = b.template attrs<ScalarAttrs<T>>().s;
-    for (int64_t i = 0; i < b.numel(); ++i) dx[i] += dy[i] * s;
-  }
-}
-
-// y = x^2;  dx += 2 x dy
+const OpDef<T> kMul{"mul", &detail::elementwise_backward<T>};
 template <Scalar T>
-void square_backward(const Backward<T>& b) {
-  if (T* dx = b.dx(0)) {
-    const T* dy = b.dy();
-    const T* x = b.x(0);
-    detail::kernels<T>().square_grad(dx, dy, x, b.numel());
-  }
-}
-
+const OpDef<T> kDiv{"div", &detail::elementwise_backward<T>};
 template <Scalar T>
-const OpDef<T> kAdd{"add", &add_backward<T>};
+const OpDef<T> kNeg{"neg", &detail::elementwise_backward<T>};
 template <Scalar T>
-const OpDef<T> kSub{"sub", &sub_backward<T>};
+const OpDef<T> kAddScalar{"add_scalar", &detail::elementwise_backward<T>};
 template <Scalar T>
-const OpDef<T> kMul{"mul", &mul_backward<T>};
+const OpDef<T> kMulScalar{"mul_scalar", &detail::elementwise_backward<T>};
 template <Scalar T>
-const OpDef<T> kDiv{"div", &div_backward<T>};
+const OpDef<T> kSquare{"square", &detail::elementwise_backward<T>};
 template <Scalar T>
-const OpDef<T> kNeg{"neg", &neg_backward<T>};
+const OpDef<T> kAddGeneral{"add", &add_backward<T>};
 template <Scalar T>
-const OpDef<T> kAddScalar{"add_scalar", &add_scalar_backward<T>};
+const OpDef<T> kSubGeneral{"sub", &sub_backward<T>};
 template <Scalar T>
-const OpDef<T> kMulScalar{"mul_scalar", &mul_scalar_backward<T>};
+const OpDef<T> kMulGeneral{"mul", &mul_backward<T>};
 template <Scalar T>
-const OpDef<T> kSquare{"square", &square_backward<T>};
+const OpDef<T> kDivGeneral{"div", &div_backward<T>};
 
 template <Scalar T, class F>
-Var<T> binary(const OpDef<T>& op, Var<T> a, Var<T> b, F f) {
+Var<T> binary(const OpDef<T>& op, const OpDef<T>& general, detail::EwOp code, Var<T> a, Var<T> b,
+              F f) {
   Graph<T>& g = graph_of(op.name, {a, b});
   const Node<T>& na = g.node(a.id());
   const Node<T>& nb = g.node(b.id());
   const Broadcast bc = broadcast_shapes(op.name, na.shape, nb.shape);
+  if (detail::fits_rows(bc.out, na.shape) && detail::fits_rows(bc.out, nb.shape))
+    return detail::record_elementwise(g, op, code, {a, b}, bc.out);
   const T* av = na.value;
   const T* bv = nb.value;
-  auto [y, out] = g.record(op, {a, b}, bc.out);
+  auto [y, out] = g.record(general, {a, b}, bc.out);
   // Clang before 16 (clang-tidy 14 included) cannot capture a structured binding: copy it.
   for_each_broadcast(bc,
                      [&, dst = out](int64_t o, int64_t i, int64_t j) { dst[o] = f(av[i], bv[j]); });
   return y;
 }
 
+template <Scalar T>
+Var<T> unary(const OpDef<T>& op, detail::EwOp code, Var<T> x, T s = T(0)) {
+  Graph<T>& g = graph_of(op.name, {x});
+  const Shape shape = x.shape();
+  return detail::record_elementwise(g, op, code, {x}, shape, s);
+}
+
 }  // namespace
 
 template <Scalar T>
 Var<T> add(Var<T> a, Var<T> b) {
-  return binary(kAdd<T>, a, b, [](T p, T q) { return p + q; });
+  return binary(kAdd<T>, kAddGeneral<T>, EwOp::kAdd, a, b, [](T p, T q) { return p + q; });
 }
 template <Scalar T>
 Var<T> sub(Var<T> a, Var<T> b) {
-  return binary(kSub<T>, a, b, [](T p, T q) { return p - q; });
+  return binary(kSub<T>, kSubGeneral<T>, EwOp::kSub, a, b, [](T p, T q) { return p - q; });
 }
 template <Scalar T>
 Var<T> mul(Var<T> a, Var<T> b) {
-  return binary(kMul<T>, a, b, [](T p, T q) { return p * q; });
+  return binary(kMul<T>, kMulGeneral<T>, EwOp::kMul, a, b, [](T p, T q) { return p * q; });
 }
 template <Scalar T>
 Var<T> div(Var<T> a, Var<T> b) {
-  return binary(kDiv<T>, a, b, [](T p, T q) { return p / q; });
+  return binary(kDiv<T>, kDivGeneral<T>, EwOp::kDiv, a, b, [](T p, T q) { return p / q; });
 }
 template <Scalar T>
 Var<T> neg(Var<T> x) {
-  return record_unary(kNeg<T>, x, [](T v) { return -v; });
+  return unary(kNeg<T>, EwOp::kNeg, x);
 }
 template <Scalar T>
 Var<T> add_scalar(Var<T> x, T s) {
-  return record_unary(
-      kAddScalar<T>, x, [s](T v) { return v + s; }, ScalarAttrs<T>{s});
+  return unary(kAddScalar<T>, EwOp::kAddScalar, x, s);
 }
 template <Scalar T>
 Var<T> mul_scalar(Var<T> x, T s) {
-  return record_unary(
-      kMulScalar<T>, x, [s](T v) { return v * s; }, ScalarAttrs<T>{s});
+  return unary(kMulScalar<T>, EwOp::kMulScalar, x, s);
 }
 template <Scalar T>
 Var<T> square(Var<T> x) {
-  return record_unary(kSquare<T>, x, [](T v) { return v * v; });
+  return unary(kSquare<T>, EwOp::kSquare, x);
 }
 
 #define REWIND_INSTANTIATE(T)            \

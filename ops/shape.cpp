@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "rewind/ops/fusion.hpp"
 #include "rewind/ops/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
 
@@ -100,6 +101,9 @@ template <Scalar T>
 const OpDef<T> kConcat{"concat", &concat_backward<T>};
 template <Scalar T>
 const OpDef<T> kSlice{"slice", &slice_backward<T>};
+// A slice along the last axis: an instruction of fused regions (ops/fusion.cpp).
+template <Scalar T>
+const OpDef<T> kSliceColumns{"slice", &detail::elementwise_backward<T>};
 // A slice that is a contiguous window: value and gradient alias the input (Note [Aliases]).
 template <Scalar T>
 const OpDef<T> kSliceView{"slice", nullptr};
@@ -158,6 +162,9 @@ Var<T> slice(Var<T> x, int axis, int64_t start, int64_t stop) {
   const SliceAttrs attrs{a, start};
   if (in.outer == 1)  // one contiguous window
     return g.record_alias(kSliceView<T>, x, out_shape, start * in.inner, true, attrs);
+  if (a == s.rank() - 1)  // columns of rows: an elementwise copy, fused with its neighbours
+    return detail::record_elementwise(g, kSliceColumns<T>, detail::EwOp::kCopy, {x}, out_shape,
+                                      T(0), start);
   const T* xv = g.node(x.id()).value;
   auto [y, out] = g.record(kSlice<T>, {x}, out_shape, attrs);
   const int64_t width = (stop - start) * in.inner;

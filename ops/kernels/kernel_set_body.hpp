@@ -6,6 +6,7 @@
 #include "rewind/ops/kernels/common_body.hpp"
 #include "rewind/ops/kernels/elementwise_body.hpp"
 #include "rewind/ops/kernels/fast_math_body.hpp"
+#include "rewind/ops/kernels/fusion_body.hpp"
 #include "rewind/ops/kernels/kernels.hpp"
 #include "rewind/ops/kernels/optim_body.hpp"
 #include "rewind/ops/kernels/rnn_pointwise_body.hpp"
@@ -33,6 +34,8 @@ constexpr KernelTable<T> table() {
   t.tanh_grad = &tanh_grad<T>;
   t.sigmoid_grad = &sigmoid_grad<T>;
   t.square_grad = &square_grad<T>;
+  t.ew_forward = &ew_forward<T>;
+  t.ew_backward = &ew_backward<T>;
   return t;
 }
 

@@ -128,6 +128,68 @@ struct AdagradUpdate {
   bool decay;
 };
 
+/// The elementwise ops a fused region runs (ops/fusion.cpp), by code.
+enum class EwOp : uint8_t {
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,  // binary, broadcasting
+  kNeg,
+  kAddScalar,
+  kMulScalar,
+  kSquare,
+  kSigmoid,
+  kTanh,
+  kRelu,
+  kExp,
+  kLog,   // unary
+  kCopy,  // a slice along the last axis: y = a, read at a column offset
+};
+
+/// An operand over a [rows, cols] iteration space: element (r, c) is p[r·rs + c·cs]. rs = 0
+/// repeats one row for every row (a row broadcast), cs = 0 one element for every column (a
+/// column broadcast); both 0: a scalar.
+template <class T>
+struct EwOperand {
+  const T* p = nullptr;
+  int64_t rs = 0, cs = 0;
+};
+
+/// Where the gradient of an operand goes, with the operand's geometry: element (r, c) adds
+/// into p[r·rs + c·cs], so broadcast operands sum over what they were repeated across. With
+/// `assign` (only for a full, contiguous destination) the first write stores instead of adds.
+/// A null p: the operand needs no gradient.
+template <class T>
+struct EwGrad {
+  T* p = nullptr;
+  int64_t rs = 0, cs = 0;
+  bool assign = false;
+};
+
+/// y[r, c] = op(a[r, c], b[r, c]) (or op(a[r, c]; s)) over rows × cols; y contiguous.
+template <class T>
+struct EwForward {
+  EwOp op;
+  int64_t rows, cols;
+  T* y;
+  EwOperand<T> a, b;
+  T s;  // add_scalar's and mul_scalar's scalar
+};
+
+/// The gradients of op's operands from dy (contiguous, rows × cols) and the forward's values
+/// (y contiguous): da += ∂y/∂a · dy, db += ∂y/∂b · dy. The formulas are beside each op in
+/// ops/elementwise.cpp and ops/activation.cpp.
+template <class T>
+struct EwBackward {
+  EwOp op;
+  int64_t rows, cols;
+  const T* dy;
+  const T* y;
+  EwOperand<T> a, b;
+  T s;
+  EwGrad<T> da, db;
+};
+
 /// The kernels of one scalar type, built for one instruction set.
 template <class T>
 struct KernelTable {
@@ -157,6 +219,10 @@ struct KernelTable {
   void (*tanh_grad)(T* dx, const T* dy, const T* y, int64_t n);
   void (*sigmoid_grad)(T* dx, const T* dy, const T* y, int64_t n);
   void (*square_grad)(T* dx, const T* dy, const T* x, int64_t n);
+  /// One elementwise op over a [rows, cols] space with broadcast operands, forward and
+  /// backward: the instructions of fused regions (ops/fusion.cpp), fused or alone.
+  void (*ew_forward)(const EwForward<T>& args);
+  void (*ew_backward)(const EwBackward<T>& args);
 };
 
 /// The float and double tables of one instruction set.

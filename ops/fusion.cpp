@@ -1,0 +1,380 @@
+// Fused regions of elementwise ops: forming them as ops are recorded, and their backward.
+//
+// Note [Fused regions]: every elementwise op computes its value when it is called, as any op
+// does, with the kernels of ops/kernels/fusion_body.hpp. It then joins the open region of its
+// graph when it is the next node after that region's last one and iterates over the same
+// rows (every axis but the last); otherwise it opens a new region. So a region is a run of
+// consecutive nodes, closed by the first op that is not elementwise. Its members are the
+// tape's own nodes, marked as one backward group (Note [Backward groups] in core/graph.hpp):
+// inspection lists them and anomaly mode names them. The reverse walk hands the region to
+// FusedRegions::backward_group once, at its last node. That walks blocks of rows small
+// enough to stay in L1 (kBlockElems per member) and, within a block, the members in
+// reverse: each member's gradient is the sum of what its consumers inside the region put
+// into its block of scratch and what consumers outside put into its gradient buffer; its
+// instruction's backward adds into its operands, into scratch for members and into gradient
+// buffers for everything else. The gradients passed inside the region are never zero-filled
+// (the first full write stores), never written to the graph's memory, and never read back
+// from it; values are the ones the forward stored, so nothing is recomputed.
+#include "rewind/ops/fusion.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "rewind/core/error.hpp"
+#include "rewind/ops/kernels/kernels.hpp"
+
+namespace rwd {
+namespace {
+
+bool fusion_from_env() {
+  const char* env = std::getenv("REWIND_FUSION");
+  if (env == nullptr || *env == '\0') return true;
+  const std::string_view v(env);
+  if (v == "1" || v == "on" || v == "true") return true;
+  if (v == "0" || v == "off" || v == "false") return false;
+  throw ValueError(
+      fmt::format("REWIND_FUSION: unknown value '{}'; expected 1, on, true, 0, off or false", v));
+}
+
+std::atomic<int> g_fusion_override{-1};  // -1: the environment decides
+
+}  // namespace
+
+bool fusion_default() {
+  const int set = g_fusion_override.load(std::memory_order_relaxed);
+  if (set >= 0) return set != 0;
+  static const bool from_env = fusion_from_env();
+  return from_env;
+}
+
+void set_fusion_default(bool on) {
+  g_fusion_override.store(on ? 1 : 0, std::memory_order_relaxed);
+}
+
+namespace detail {
+namespace {
+
+// An elementwise node's attributes: its instruction.
+template <Scalar T>
+struct EwAttrs {
+  EwOp op;
+  T s;             // add_scalar's, mul_scalar's scalar
+  int64_t offset;  // kCopy: the first column of the slice
+};
+
+int64_t last_dim(const Shape& s) {
+  return s.rank() == 0 ? 1 : s[s.rank() - 1];
+}
+int64_t leading_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int i = 0; i + 1 < s.rank(); ++i) n *= s[i];
+  return n;
+}
+// in's axes but the last, right-aligned and padded with 1, equal out's.
+bool same_leading(const Shape& out, const Shape& in) {
+  const int lo = std::max(out.rank() - 1, 0);
+  const int li = std::max(in.rank() - 1, 0);
+  if (li > lo) return false;
+  for (int i = 0; i < lo; ++i) {
+    const int j = i - (lo - li);
+    if ((j >= 0 ? in[j] : 1) != out[i]) return false;
+  }
+  return true;
+}
+
+// An operand's place in the [rows, cols] space of its node: element (r, c) at
+// value[r·rs + c·cs + offset] (EwOperand).
+struct Geometry {
+  int64_t rs, cs, offset;
+};
+
+Geometry geometry(EwOp op, const Shape& out, const Shape& in, int64_t offset) {
+  if (op == EwOp::kCopy) return {last_dim(in), 1, offset};
+  const int64_t c_in = last_dim(in);
+  return {same_leading(out, in) ? c_in : 0, c_in == last_dim(out) ? 1 : 0, 0};
+}
+
+// One member of a region as its backward sees it.
+template <Scalar T>
+struct Instr {
+  struct In {
+    NodeId id;
+    int32_t member;  // index in the region, or -1 for a value from outside it
+    Geometry at;
+    bool needs_grad;
+  };
+  NodeId id;
+  EwOp op;
+  T s;
+  int64_t cols;
+  uint32_t num_inputs;
+  In in[2];
+  const T* value;
+  T* ext;   // the gradient consumers outside the region gave it, or null
+  T* keep;  // where its whole gradient is kept (kRetainGrad), once made
+  bool needs_grad, retain;
+  size_t scratch;  // its block of gradient scratch in the workspace
+};
+
+template <Scalar T>
+Instr<T> describe(Graph<T>& g, NodeId id, NodeId first) {
+  const Node<T>& n = g.node(id);
+  const auto& attrs = n.attrs.template get<EwAttrs<T>>(n.op->name);
+  Instr<T> ins{};
+  ins.id = id;
+  ins.op = attrs.op;
+  ins.s = attrs.s;
+  ins.cols = last_dim(n.shape);
+  ins.value = n.value;
+  ins.ext = n.grad;
+  ins.needs_grad = n.needs_grad();
+  ins.retain = n.retains_grad();
+  const auto inputs = g.inputs(id);
+  ins.num_inputs = uint32_t(inputs.size());
+  for (uint32_t k = 0; k < ins.num_inputs; ++k) {
+    const Node<T>& x = g.node(inputs[k]);
+    ins.in[k] = {inputs[k], inputs[k] >= first ? int32_t(inputs[k] - first) : -1,
+                 geometry(attrs.op, n.shape, x.shape, attrs.offset), x.needs_grad()};
+  }
+  return ins;
+}
+
+template <Scalar T>
+EwOperand<T> operand(Graph<T>& g, const typename Instr<T>::In& x, int64_t row) {
+  return {g.node(x.id).value + row * x.at.rs + x.at.offset, x.at.rs, x.at.cs};
+}
+
+// Elements of a member's gradient scratch per block: rows × cols stays near this.
+constexpr int64_t kBlockElems = 2048;
+// A region closes at this many members, so its scratch stays small.
+constexpr NodeId kMaxMembers = 256;
+
+template <Scalar T>
+class FusedRegions final : public GraphExtension<T> {
+ public:
+  std::optional<bool> setting;  // set_fusion(g, ·); unset: the process default
+
+  [[nodiscard]] bool enabled() const { return setting ? *setting : fusion_default(); }
+
+  void join(Graph<T>& g, NodeId id, int64_t rows) {
+    if (!enabled()) return;  // the node runs its own backward: elementwise_backward
+    if (!regions_.empty()) {
+      Region& open = regions_.back();
+      if (open.last + 1 == id && open.rows == rows && id - open.first < kMaxMembers) {
+        open.last = id;
+        g.set_group(id, uint32_t(regions_.size()), *this);
+        return;
+      }
+    }
+    regions_.push_back({id, id, rows});
+    g.set_group(id, uint32_t(regions_.size()), *this);
+  }
+
+  NodeId backward_group(Graph<T>& g, NodeId id) override;
+
+  void clear() noexcept override { regions_.clear(); }
+
+  [[nodiscard]] FusionStats stats() const {
+    FusionStats s;
+    for (const Region& r : regions_) {
+      const size_t n = r.last - r.first + 1;
+      if (n < 2) continue;
+      ++s.regions;
+      s.fused_ops += n;
+      s.largest = std::max(s.largest, n);
+    }
+    return s;
+  }
+
+ private:
+  struct Region {
+    NodeId first, last;
+    int64_t rows;
+  };
+  std::vector<Region> regions_;
+  // Reused by every backward_group call: no allocation once they have grown.
+  std::vector<Instr<T>> instrs_;
+  std::vector<T> work_;
+  std::vector<uint8_t> written_;
+};
+
+template <Scalar T>
+NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
+  const uint32_t group = g.node(id).group;
+  const Region& region = regions_[group - 1];
+  const NodeId first = region.first;
+  instrs_.clear();
+  bool reached = false;
+  int64_t widest = 1;
+  for (NodeId m = first; m <= id; ++m) {
+    instrs_.push_back(describe(g, m, first));
+    const Instr<T>& ins = instrs_.back();
+    reached = reached || (ins.needs_grad && ins.ext != nullptr);
+    widest = std::max(widest, ins.cols);
+  }
+  if (!reached) return first;
+
+  const bool anomaly = g.anomaly_detection();
+  const int64_t rows = region.rows;
+  // Anomaly mode runs one block, so each check sees a whole gradient.
+  const int64_t block =
+      anomaly ? std::max<int64_t>(rows, 1)
+              : std::clamp<int64_t>(kBlockElems / widest, 1, std::max<int64_t>(rows, 1));
+  size_t total = 0;
+  for (Instr<T>& ins : instrs_) {
+    ins.scratch = total;
+    total += size_t(block * ins.cols);
+  }
+  if (work_.size() < total) work_.resize(total);
+  const auto& k = kernels<T>();
+  const size_t count = instrs_.size();
+
+  for (int64_t r0 = 0; r0 < rows; r0 += block) {
+    const int64_t rb = std::min(block, rows - r0);
+    written_.assign(count, 0);
+    for (size_t j = count; j-- > 0;) {
+      Instr<T>& ins = instrs_[j];
+      if (!ins.needs_grad) continue;
+      T* mine = work_.data() + ins.scratch;
+      const int64_t len = rb * ins.cols;
+      const T* ext = ins.ext != nullptr ? ins.ext + r0 * ins.cols : nullptr;
+      const T* dy = nullptr;
+      if (written_[j] != 0) {
+        if (ext != nullptr) k.add_into(mine, ext, len);
+        dy = mine;
+      } else if (ext != nullptr) {
+        dy = ext;
+      } else {
+        continue;  // no gradient reached this member
+      }
+      if (ins.retain) {
+        if (ins.keep == nullptr) ins.keep = ins.ext != nullptr ? ins.ext : g.grad_buffer(ins.id);
+        T* keep = ins.keep + r0 * ins.cols;
+        if (keep != dy) std::memcpy(keep, dy, size_t(len) * sizeof(T));
+      }
+      EwBackward<T> w{ins.op, rb, ins.cols, dy, ins.value + r0 * ins.cols, {}, {}, ins.s, {}, {}};
+      EwGrad<T>* grads[2] = {&w.da, &w.db};
+      EwOperand<T>* operands[2] = {&w.a, &w.b};
+      for (uint32_t q = 0; q < ins.num_inputs; ++q) {
+        const typename Instr<T>::In& x = ins.in[q];
+        *operands[q] = operand(g, x, r0);
+        if (!x.needs_grad) continue;
+        if (x.member >= 0) {
+          const Instr<T>& src = instrs_[size_t(x.member)];
+          T* theirs = work_.data() + src.scratch;
+          bool assign = false;
+          if (written_[size_t(x.member)] == 0) {
+            const bool full = x.at.cs == 1 && x.at.offset == 0 && src.cols == ins.cols;
+            if (full)
+              assign = true;
+            else
+              std::fill(theirs, theirs + rb * src.cols, T(0));
+            written_[size_t(x.member)] = 1;
+          }
+          *grads[q] = {theirs + x.at.offset, x.at.rs, x.at.cs, assign};
+        } else {
+          *grads[q] = {g.grad_buffer(x.id) + r0 * x.at.rs + x.at.offset, x.at.rs, x.at.cs, false};
+        }
+      }
+      // Both operands one member (x * x): the second adds to what the first stored.
+      if (ins.num_inputs == 2 && w.da.p == w.db.p) w.db.assign = false;
+      k.ew_backward(w);
+      if (anomaly) [[unlikely]]
+        for (uint32_t q = 0; q < ins.num_inputs; ++q) {
+          const typename Instr<T>::In& x = ins.in[q];
+          if (!x.needs_grad) continue;
+          if (x.member >= 0) {
+            const Instr<T>& src = instrs_[size_t(x.member)];
+            AnomalyMonitor<T>::check_gradient_part(g, ins.id, q, work_.data() + src.scratch,
+                                                   rb * src.cols);
+          } else {
+            AnomalyMonitor<T>::check_gradient_part(g, ins.id, q, g.node(x.id).grad,
+                                                   g.node(x.id).shape.numel());
+          }
+        }
+    }
+  }
+  return first;
+}
+
+}  // namespace
+
+bool fits_rows(const Shape& out, const Shape& in) {
+  if (in.rank() > out.rank()) return false;
+  const int64_t c_in = last_dim(in);
+  if (c_in != last_dim(out) && c_in != 1) return false;
+  return same_leading(out, in) || leading_numel(in) == 1;
+}
+
+template <Scalar T>
+Var<T> record_elementwise(Graph<T>& g, const OpDef<T>& op, EwOp code,
+                          std::span<const Var<T>> inputs, const Shape& out, T s, int64_t offset) {
+  EwOperand<T> v[2] = {};
+  for (size_t q = 0; q < inputs.size(); ++q) {
+    const Node<T>& x = g.node(inputs[q].id());
+    const Geometry at = geometry(code, out, x.shape, offset);
+    v[q] = {x.value + at.offset, at.rs, at.cs};
+  }
+  const int64_t cols = last_dim(out);
+  const int64_t rows = cols == 0 ? 0 : out.numel() / cols;
+  auto [y, value] = g.record(op, inputs, out, EwAttrs<T>{code, s, offset});
+  kernels<T>().ew_forward(EwForward<T>{code, rows, cols, value, v[0], v[1], s});
+  g.template extension<FusedRegions<T>>().join(g, y.id(), rows);
+  return y;
+}
+
+template <Scalar T>
+void elementwise_backward(const Backward<T>& b) {
+  Graph<T>& g = b.graph();
+  const Instr<T> ins = describe(g, b.id(), b.id());
+  const int64_t rows = ins.cols == 0 ? 0 : b.numel() / ins.cols;
+  EwBackward<T> w{ins.op, rows, ins.cols, b.dy(), b.y(), {}, {}, ins.s, {}, {}};
+  EwGrad<T>* grads[2] = {&w.da, &w.db};
+  EwOperand<T>* operands[2] = {&w.a, &w.b};
+  for (uint32_t q = 0; q < ins.num_inputs; ++q) {
+    const typename Instr<T>::In& x = ins.in[q];
+    *operands[q] = operand(g, x, 0);
+    if (T* dx = b.dx(q)) *grads[q] = {dx + x.at.offset, x.at.rs, x.at.cs, false};
+  }
+  kernels<T>().ew_backward(w);
+}
+
+#define REWIND_INSTANTIATE(T)                                                                   \
+  template Var<T> record_elementwise(Graph<T>&, const OpDef<T>&, EwOp, std::span<const Var<T>>, \
+                                     const Shape&, T, int64_t);                                 \
+  template void elementwise_backward(const Backward<T>&);
+REWIND_INSTANTIATE(float)
+REWIND_INSTANTIATE(double)
+#undef REWIND_INSTANTIATE
+
+}  // namespace detail
+
+template <Scalar T>
+void set_fusion(Graph<T>& g, std::optional<bool> on) {
+  g.template extension<detail::FusedRegions<T>>().setting = on;
+}
+
+template <Scalar T>
+bool fusion_enabled(Graph<T>& g) {
+  return g.template extension<detail::FusedRegions<T>>().enabled();
+}
+
+template <Scalar T>
+FusionStats fusion_stats(Graph<T>& g) {
+  return g.template extension<detail::FusedRegions<T>>().stats();
+}
+
+template void set_fusion(Graph<float>&, std::optional<bool>);
+template void set_fusion(Graph<double>&, std::optional<bool>);
+template bool fusion_enabled(Graph<float>&);
+template bool fusion_enabled(Graph<double>&);
+template FusionStats fusion_stats(Graph<float>&);
+template FusionStats fusion_stats(Graph<double>&);
+
+}  // namespace rwd
