@@ -96,17 +96,19 @@ struct Geometry {
 
 Geometry geometry(EwOp op, const Shape& out, const Shape& in, int64_t offset) {
   if (op == EwOp::kCopy) return {last_dim(in), 1, offset};
+  if (in == out) return {last_dim(out), 1, 0};
   const int64_t c_in = last_dim(in);
   return {same_leading(out, in) ? c_in : 0, c_in == last_dim(out) ? 1 : 0, 0};
 }
 
-// One member of a region as its backward sees it.
+// One member of a region, described when it is recorded: what its backward reads.
 template <Scalar T>
 struct Instr {
   struct In {
     NodeId id;
     int32_t member;  // index in the region, or -1 for a value from outside it
     Geometry at;
+    const T* value;  // the operand's element (0, 0)
     bool needs_grad;
   };
   NodeId id;
@@ -116,38 +118,41 @@ struct Instr {
   uint32_t num_inputs;
   In in[2];
   const T* value;
-  T* ext;   // the gradient consumers outside the region gave it, or null
-  T* keep;  // where its whole gradient is kept (kRetainGrad), once made
-  bool needs_grad, retain;
-  size_t scratch;  // its block of gradient scratch in the workspace
+  bool needs_grad;
 };
 
+// Node `id` (just recorded as op `code` of `inputs`) as an instruction, its inputs all from
+// outside the region (join() finds its members).
 template <Scalar T>
-Instr<T> describe(Graph<T>& g, NodeId id, NodeId first) {
+Instr<T> describe(Graph<T>& g, NodeId id, EwOp code, T s, int64_t offset) {
   const Node<T>& n = g.node(id);
-  const auto& attrs = n.attrs.template get<EwAttrs<T>>(n.op->name);
-  Instr<T> ins{};
+  Instr<T> ins;
   ins.id = id;
-  ins.op = attrs.op;
-  ins.s = attrs.s;
+  ins.op = code;
+  ins.s = s;
   ins.cols = last_dim(n.shape);
   ins.value = n.value;
-  ins.ext = n.grad;
   ins.needs_grad = n.needs_grad();
-  ins.retain = n.retains_grad();
   const auto inputs = g.inputs(id);
   ins.num_inputs = uint32_t(inputs.size());
   for (uint32_t k = 0; k < ins.num_inputs; ++k) {
     const Node<T>& x = g.node(inputs[k]);
-    ins.in[k] = {inputs[k], inputs[k] >= first ? int32_t(inputs[k] - first) : -1,
-                 geometry(attrs.op, n.shape, x.shape, attrs.offset), x.needs_grad()};
+    const Geometry at = geometry(code, n.shape, x.shape, offset);
+    ins.in[k] = {inputs[k], -1, at, x.value + at.offset, x.needs_grad()};
   }
   return ins;
 }
 
 template <Scalar T>
-EwOperand<T> operand(Graph<T>& g, const typename Instr<T>::In& x, int64_t row) {
-  return {g.node(x.id).value + row * x.at.rs + x.at.offset, x.at.rs, x.at.cs};
+Instr<T> describe(Graph<T>& g, NodeId id) {
+  const Node<T>& n = g.node(id);
+  const auto& attrs = n.attrs.template get<EwAttrs<T>>(n.op->name);
+  return describe(g, id, attrs.op, attrs.s, attrs.offset);
+}
+
+template <Scalar T>
+EwOperand<T> operand(const typename Instr<T>::In& x, int64_t row) {
+  return {x.value + row * x.at.rs, x.at.rs, x.at.cs};
 }
 
 // Elements of a member's gradient scratch per block: rows × cols stays near this.
@@ -162,23 +167,25 @@ class FusedRegions final : public GraphExtension<T> {
 
   [[nodiscard]] bool enabled() const { return setting ? *setting : fusion_default(); }
 
-  void join(Graph<T>& g, NodeId id, int64_t rows) {
-    if (!enabled()) return;  // the node runs its own backward: elementwise_backward
-    if (!regions_.empty()) {
-      Region& open = regions_.back();
-      if (open.last + 1 == id && open.rows == rows && id - open.first < kMaxMembers) {
-        open.last = id;
-        g.set_group(id, uint32_t(regions_.size()), *this);
-        return;
-      }
-    }
-    regions_.push_back({id, id, rows});
+  // Puts node `ins.id` (described but for its members) into the open region or a new one.
+  void join(Graph<T>& g, Instr<T>& ins, int64_t rows) {
+    const NodeId id = ins.id;
+    if (regions_.empty() || !extends(regions_.back(), id, rows))
+      regions_.push_back({id, id, rows, members_.size()});
+    Region& open = regions_.back();
+    open.last = id;
+    for (uint32_t q = 0; q < ins.num_inputs; ++q)
+      ins.in[q].member = ins.in[q].id >= open.first ? int32_t(ins.in[q].id - open.first) : -1;
+    members_.push_back(ins);
     g.set_group(id, uint32_t(regions_.size()), *this);
   }
 
   NodeId backward_group(Graph<T>& g, NodeId id) override;
 
-  void clear() noexcept override { regions_.clear(); }
+  void clear() noexcept override {
+    regions_.clear();
+    members_.clear();
+  }
 
   [[nodiscard]] FusionStats stats() const {
     FusionStats s;
@@ -196,27 +203,40 @@ class FusedRegions final : public GraphExtension<T> {
   struct Region {
     NodeId first, last;
     int64_t rows;
+    size_t begin;  // its first member in members_
   };
+  // What backward_group keeps per member.
+  struct Pass {
+    T* ext;   // the gradient consumers outside the region gave it, or null
+    T* keep;  // where its whole gradient is kept (kRetainGrad), or null
+    T* scratch;
+    bool retain;
+    bool written;  // its scratch holds gradient in this block
+  };
+  static bool extends(const Region& open, NodeId id, int64_t rows) {
+    return open.last + 1 == id && open.rows == rows && id - open.first < kMaxMembers;
+  }
   std::vector<Region> regions_;
+  std::vector<Instr<T>> members_;  // every member of every region, described when recorded
   // Reused by every backward_group call: no allocation once they have grown.
-  std::vector<Instr<T>> instrs_;
+  std::vector<Pass> pass_;
   std::vector<T> work_;
-  std::vector<uint8_t> written_;
 };
 
 template <Scalar T>
 NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
-  const uint32_t group = g.node(id).group;
-  const Region& region = regions_[group - 1];
+  const Region& region = regions_[g.node(id).group - 1];
   const NodeId first = region.first;
-  instrs_.clear();
+  const Instr<T>* members = members_.data() + region.begin;
+  const size_t count = id - first + 1;
+  pass_.resize(count);
   bool reached = false;
   int64_t widest = 1;
-  for (NodeId m = first; m <= id; ++m) {
-    instrs_.push_back(describe(g, m, first));
-    const Instr<T>& ins = instrs_.back();
-    reached = reached || (ins.needs_grad && ins.ext != nullptr);
-    widest = std::max(widest, ins.cols);
+  for (size_t j = 0; j < count; ++j) {
+    const Node<T>& n = g.node(first + NodeId(j));
+    pass_[j] = {n.grad, nullptr, nullptr, n.retains_grad(), false};
+    reached = reached || (members[j].needs_grad && n.grad != nullptr);
+    widest = std::max(widest, members[j].cols);
   }
   if (!reached) return first;
 
@@ -227,35 +247,36 @@ NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
       anomaly ? std::max<int64_t>(rows, 1)
               : std::clamp<int64_t>(kBlockElems / widest, 1, std::max<int64_t>(rows, 1));
   size_t total = 0;
-  for (Instr<T>& ins : instrs_) {
-    ins.scratch = total;
-    total += size_t(block * ins.cols);
-  }
+  for (size_t j = 0; j < count; ++j) total += size_t(block * members[j].cols);
   if (work_.size() < total) work_.resize(total);
+  total = 0;
+  for (size_t j = 0; j < count; ++j) {
+    pass_[j].scratch = work_.data() + total;
+    total += size_t(block * members[j].cols);
+  }
   const auto& k = kernels<T>();
-  const size_t count = instrs_.size();
 
   for (int64_t r0 = 0; r0 < rows; r0 += block) {
     const int64_t rb = std::min(block, rows - r0);
-    written_.assign(count, 0);
+    for (size_t j = 0; j < count; ++j) pass_[j].written = false;
     for (size_t j = count; j-- > 0;) {
-      Instr<T>& ins = instrs_[j];
+      const Instr<T>& ins = members[j];
+      Pass& p = pass_[j];
       if (!ins.needs_grad) continue;
-      T* mine = work_.data() + ins.scratch;
       const int64_t len = rb * ins.cols;
-      const T* ext = ins.ext != nullptr ? ins.ext + r0 * ins.cols : nullptr;
+      const T* ext = p.ext != nullptr ? p.ext + r0 * ins.cols : nullptr;
       const T* dy = nullptr;
-      if (written_[j] != 0) {
-        if (ext != nullptr) k.add_into(mine, ext, len);
-        dy = mine;
+      if (p.written) {
+        if (ext != nullptr) k.add_into(p.scratch, ext, len);
+        dy = p.scratch;
       } else if (ext != nullptr) {
         dy = ext;
       } else {
         continue;  // no gradient reached this member
       }
-      if (ins.retain) {
-        if (ins.keep == nullptr) ins.keep = ins.ext != nullptr ? ins.ext : g.grad_buffer(ins.id);
-        T* keep = ins.keep + r0 * ins.cols;
+      if (p.retain) {
+        if (p.keep == nullptr) p.keep = p.ext != nullptr ? p.ext : g.grad_buffer(ins.id);
+        T* keep = p.keep + r0 * ins.cols;
         if (keep != dy) std::memcpy(keep, dy, size_t(len) * sizeof(T));
       }
       EwBackward<T> w{ins.op, rb, ins.cols, dy, ins.value + r0 * ins.cols, {}, {}, ins.s, {}, {}};
@@ -263,21 +284,20 @@ NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
       EwOperand<T>* operands[2] = {&w.a, &w.b};
       for (uint32_t q = 0; q < ins.num_inputs; ++q) {
         const typename Instr<T>::In& x = ins.in[q];
-        *operands[q] = operand(g, x, r0);
+        *operands[q] = operand<T>(x, r0);
         if (!x.needs_grad) continue;
         if (x.member >= 0) {
-          const Instr<T>& src = instrs_[size_t(x.member)];
-          T* theirs = work_.data() + src.scratch;
+          Pass& src = pass_[size_t(x.member)];
+          const int64_t src_cols = members[x.member].cols;
           bool assign = false;
-          if (written_[size_t(x.member)] == 0) {
-            const bool full = x.at.cs == 1 && x.at.offset == 0 && src.cols == ins.cols;
-            if (full)
-              assign = true;
+          if (!src.written) {
+            if (x.at.cs == 1 && x.at.offset == 0 && src_cols == ins.cols)
+              assign = true;  // a full first write stores: no zero-fill
             else
-              std::fill(theirs, theirs + rb * src.cols, T(0));
-            written_[size_t(x.member)] = 1;
+              std::fill(src.scratch, src.scratch + rb * src_cols, T(0));
+            src.written = true;
           }
-          *grads[q] = {theirs + x.at.offset, x.at.rs, x.at.cs, assign};
+          *grads[q] = {src.scratch + x.at.offset, x.at.rs, x.at.cs, assign};
         } else {
           *grads[q] = {g.grad_buffer(x.id) + r0 * x.at.rs + x.at.offset, x.at.rs, x.at.cs, false};
         }
@@ -289,14 +309,12 @@ NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
         for (uint32_t q = 0; q < ins.num_inputs; ++q) {
           const typename Instr<T>::In& x = ins.in[q];
           if (!x.needs_grad) continue;
-          if (x.member >= 0) {
-            const Instr<T>& src = instrs_[size_t(x.member)];
-            AnomalyMonitor<T>::check_gradient_part(g, ins.id, q, work_.data() + src.scratch,
-                                                   rb * src.cols);
-          } else {
+          if (x.member >= 0)
+            AnomalyMonitor<T>::check_gradient_part(g, ins.id, q, pass_[size_t(x.member)].scratch,
+                                                   rb * members[x.member].cols);
+          else
             AnomalyMonitor<T>::check_gradient_part(g, ins.id, q, g.node(x.id).grad,
                                                    g.node(x.id).shape.numel());
-          }
         }
     }
   }
@@ -315,31 +333,29 @@ bool fits_rows(const Shape& out, const Shape& in) {
 template <Scalar T>
 Var<T> record_elementwise(Graph<T>& g, const OpDef<T>& op, EwOp code,
                           std::span<const Var<T>> inputs, const Shape& out, T s, int64_t offset) {
-  EwOperand<T> v[2] = {};
-  for (size_t q = 0; q < inputs.size(); ++q) {
-    const Node<T>& x = g.node(inputs[q].id());
-    const Geometry at = geometry(code, out, x.shape, offset);
-    v[q] = {x.value + at.offset, at.rs, at.cs};
-  }
-  const int64_t cols = last_dim(out);
-  const int64_t rows = cols == 0 ? 0 : out.numel() / cols;
   auto [y, value] = g.record(op, inputs, out, EwAttrs<T>{code, s, offset});
-  kernels<T>().ew_forward(EwForward<T>{code, rows, cols, value, v[0], v[1], s});
-  g.template extension<FusedRegions<T>>().join(g, y.id(), rows);
+  Instr<T> ins = describe(g, y.id(), code, s, offset);
+  const int64_t rows = ins.cols == 0 ? 0 : out.numel() / ins.cols;
+  EwForward<T> f{code, rows, ins.cols, value, {}, {}, s};
+  EwOperand<T>* operands[2] = {&f.a, &f.b};
+  for (uint32_t q = 0; q < ins.num_inputs; ++q) *operands[q] = operand<T>(ins.in[q], 0);
+  kernels<T>().ew_forward(f);
+  auto& fusion = g.template extension<FusedRegions<T>>();
+  if (fusion.enabled()) fusion.join(g, ins, rows);  // off: the node's own backward runs it
   return y;
 }
 
 template <Scalar T>
 void elementwise_backward(const Backward<T>& b) {
   Graph<T>& g = b.graph();
-  const Instr<T> ins = describe(g, b.id(), b.id());
+  const Instr<T> ins = describe(g, b.id());
   const int64_t rows = ins.cols == 0 ? 0 : b.numel() / ins.cols;
   EwBackward<T> w{ins.op, rows, ins.cols, b.dy(), b.y(), {}, {}, ins.s, {}, {}};
   EwGrad<T>* grads[2] = {&w.da, &w.db};
   EwOperand<T>* operands[2] = {&w.a, &w.b};
   for (uint32_t q = 0; q < ins.num_inputs; ++q) {
     const typename Instr<T>::In& x = ins.in[q];
-    *operands[q] = operand(g, x, 0);
+    *operands[q] = operand<T>(x, 0);
     if (T* dx = b.dx(q)) *grads[q] = {dx + x.at.offset, x.at.rs, x.at.cs, false};
   }
   kernels<T>().ew_backward(w);
