@@ -42,6 +42,7 @@ struct DrawnVertex {
   std::vector<std::string> lines;
   std::string attrs;  // shape, style, colours
   ScopeId cluster = ScopeTable::kRoot;
+  uint32_t region = 0;  // the fused region (backward group) of its node, 0 for none
 };
 
 using Drawing = boost::compressed_sparse_row_graph<boost::directedS>;
@@ -82,6 +83,7 @@ class ClusterWriter {
   ClusterWriter(const ScopeTable& scopes, const std::vector<DrawnVertex>& vertices,
                 std::string graph_attrs)
       : scopes_(scopes),
+        vertices_(&vertices),
         members_(scopes.size()),
         children_(scopes.size()),
         graph_attrs_(std::move(graph_attrs)) {
@@ -98,6 +100,7 @@ class ClusterWriter {
 
   void operator()(std::ostream& out) const {
     out << graph_attrs_;
+    write_members(out, ScopeTable::kRoot, "");
     for (ScopeId c : children_[ScopeTable::kRoot]) write(out, c, 1);
   }
 
@@ -108,16 +111,38 @@ class ClusterWriter {
         << pad << "  label=\"" << dot_text({scopes_.name(s)}) << "\";\n"
         << pad << "  style=\"rounded" << (scopes_.has_index(s) ? ",filled" : "")
         << "\"; color=\"#6c757d\"; fillcolor=\"#f8f9fa\"; fontsize=10;\n";
-    if (!members_[s].empty()) {
-      out << pad << " ";
-      for (size_t v : members_[s]) out << ' ' << v << ';';
-      out << '\n';
-    }
+    write_members(out, s, pad);
     for (ScopeId c : children_[s]) write(out, c, depth + 1);
     out << pad << "}\n";
   }
 
+  // The scope's vertices; those of one fused region inside a cluster of their own, labelled
+  // with its number and ops (Note [Backward groups] in graph.hpp).
+  void write_members(std::ostream& out, ScopeId s, const std::string& pad) const {
+    const std::vector<size_t>& members = members_[s];
+    std::string loose;
+    for (size_t i = 0; i < members.size();) {
+      const uint32_t region = (*vertices_)[members[i]].region;
+      size_t end = i + 1;
+      while (region != 0 && end < members.size() && (*vertices_)[members[end]].region == region)
+        ++end;
+      if (region == 0 || end - i < 2) {
+        for (; i < end; ++i) loose += fmt::format(" {};", members[i]);
+        continue;
+      }
+      out << pad << "  subgraph cluster_s" << s << "_r" << region << " {\n"
+          << pad << "    label=\"fused region " << region << " (" << end - i << " ops)\";\n"
+          << pad << "    style=\"dashed,filled\"; color=\"#fd7e14\"; fillcolor=\"#fff4e6\"; "
+          << "fontsize=9;\n"
+          << pad << "   ";
+      for (; i < end; ++i) out << ' ' << members[i] << ';';
+      out << '\n' << pad << "  }\n";
+    }
+    if (!loose.empty()) out << pad << " " << loose << '\n';
+  }
+
   const ScopeTable& scopes_;
+  const std::vector<DrawnVertex>* vertices_;
   std::vector<std::vector<size_t>> members_;
   std::vector<std::vector<ScopeId>> children_;
   std::string graph_attrs_;
@@ -170,6 +195,7 @@ void write_dot(std::ostream& out, const Graph<T>& g, const DotOptions& options,
     DrawnVertex& dv = drawn.emplace_back();
     // Parameters are shared by every step that reads them: drawn outside all scopes.
     dv.cluster = n.is_param() ? ScopeTable::kRoot : n.scope;
+    dv.region = n.group;
     std::string name = n.op->name;
     if (n.is_param())
       for (const NamedParameter<T>& p : params)
@@ -184,7 +210,8 @@ void write_dot(std::ostream& out, const Graph<T>& g, const DotOptions& options,
     else if (g.inputs(id).empty())  // inputs and constants
       dv.attrs = n.needs_grad() ? R"(shape=ellipse, style=filled, fillcolor="#d1e7dd")"
                                 : R"(shape=ellipse, style=filled, fillcolor="#e9ecef")";
-    else if (after_backward && n.grad == nullptr)  // no gradient reached it
+    else if (after_backward && n.grad == nullptr && n.group == 0)  // no gradient reached it
+      // (inside a fused region a gradient stays in the region: Note [Backward groups])
       dv.attrs = R"(shape=box, style="rounded,dashed", color="#adb5bd", fontcolor="#6c757d")";
     else
       dv.attrs = R"(shape=box, style=rounded)";

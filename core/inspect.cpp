@@ -95,6 +95,17 @@ GraphStats graph_stats(const Graph<T>& g) {
     }
     s.reached += int64_t(param_reached.size());
   }
+  // Fused regions (Note [Backward groups] in graph.hpp): runs of nodes with one group id.
+  for (NodeId id = 0; id < n;) {
+    NodeId end = id + 1;
+    const uint32_t group = g.node(id).group;
+    while (group != 0 && end < n && g.node(end).group == group) ++end;
+    if (group != 0 && end - id >= 2) {
+      ++s.fused_regions;
+      s.fused_ops += end - id;
+    }
+    id = end;
+  }
   for (auto& [name, op] : by_op) {
     op.op = std::string(name);
     s.ops.push_back(std::move(op));
@@ -121,6 +132,8 @@ std::string GraphStats::table() const {
   } else {
     row("backward", "not run", "(this round)");
   }
+  row("fused regions", fmt::format("{}", fused_regions),
+      fmt::format("({} ops inside; docs/fusion.md)", fused_ops));
   row("longest dependency chain", fmt::format("{} nodes", longest_chain));
   row("values on the tape", human_bytes(value_bytes), "(views and parameters excluded)");
   row("gradients on the tape", human_bytes(grad_bytes), "(views and parameters excluded)");

@@ -38,6 +38,8 @@ struct GraphStats {
   size_t grad_bytes = 0;        ///< gradients the tape owns (views and parameters excluded)
   size_t param_bytes = 0;       ///< values and gradients of the parameters used (not the tape's)
   size_t arena_bytes = 0;       ///< the graph's arena in use: values, gradients, op scratch
+  int64_t fused_regions = 0;    ///< backward groups (fused regions) of two or more nodes
+  int64_t fused_ops = 0;        ///< nodes inside those regions (each also counted per op)
   std::vector<OpStats> ops;     ///< per op, most recorded first
 
   /// Nodes recorded whose backward never ran: leaves, views, constants, dead branches.
