@@ -1,5 +1,7 @@
-// layer_norm: gradient checks, forward values, errors.
+// layer_norm: gradient checks, PyTorch's values and gradients, errors.
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "support.hpp"
 
@@ -25,6 +27,56 @@ GRAD_CASE("layer_norm", "gain only, input used twice") {
   // Gradients accumulate: x reaches the loss through the norm and directly.
   return check({randn({2, 4}, 309), randn({4}, 310)},
                [](auto x) { return layer_norm(x[0], x[1], Var<double>()) * x[0]; });
+}
+
+namespace {
+
+using Tensors = std::map<std::string, Tensor<double>>;
+
+void require_close(const std::string& what, TensorView<const double> got,
+                   const Tensor<double>& want, double tolerance) {
+  INFO(what << ": got shape " << got.shape().str() << ", want " << want.shape().str());
+  REQUIRE(got.shape() == want.shape());
+  const double diff = max_abs_diff(got, want.view());
+  INFO(what << ": max abs diff " << diff);
+  CHECK(diff < tolerance);
+}
+
+}  // namespace
+
+// tests/data/norm/layer_norm.safetensors was written by make_layer_norm_reference.py with
+// Debian's python3-torch (F.layer_norm in float64).
+TEST_CASE("layer_norm matches PyTorch to 1e-12", "[ops][layer_norm][pytorch]") {
+  const std::string path = std::string(REWIND_TEST_DATA_DIR) + "/norm/layer_norm.safetensors";
+  const Tensors ref = load_safetensors<double>(path);
+  const auto meta = load_safetensors_metadata(path);
+  for (const std::string name : {"affine", "plain"}) {
+    DYNAMIC_SECTION(name) {
+      const double eps = std::stod(meta.at(name + ".eps"));
+      const bool affine = ref.count(name + ".weight") == 1;
+      Graph<double> g;
+      Var<double> x = g.input(ref.at(name + ".x"), true);
+      Var<double> gain = affine ? g.input(ref.at(name + ".weight"), true) : Var<double>();
+      Var<double> bias = affine ? g.input(ref.at(name + ".bias"), true) : Var<double>();
+      Var<double> y = affine ? layer_norm(x, gain, bias, eps) : layer_norm(x, eps);
+      g.backward(sum(y * g.constant(ref.at(name + ".w_out"))));
+      require_close("y", y.value(), ref.at(name + ".y"), 1e-12);
+      require_close("grad x", x.grad(), ref.at("grad." + name + ".x"), 1e-12);
+      if (affine) {
+        require_close("grad weight", gain.grad(), ref.at("grad." + name + ".weight"), 1e-12);
+        require_close("grad bias", bias.grad(), ref.at("grad." + name + ".bias"), 1e-12);
+      }
+
+      // float: the same within float's precision.
+      Graph<float> gf;
+      Var<float> xf = gf.constant(ref.at(name + ".x").cast<float>());
+      Var<float> yf = affine ? layer_norm(xf, gf.constant(ref.at(name + ".weight").cast<float>()),
+                                          gf.constant(ref.at(name + ".bias").cast<float>()), eps)
+                             : layer_norm(xf, eps);
+      require_close("float y", Tensor<float>(yf.value()).cast<double>().view(), ref.at(name + ".y"),
+                    1e-5);
+    }
+  }
 }
 
 TEMPLATE_TEST_CASE("layer_norm forward values", "[ops][layer_norm]", float, double) {
