@@ -26,6 +26,7 @@
 #include "rewind/ops/fusion.hpp"
 #include "rewind/ops/linalg.hpp"
 #include "rewind/ops/loss.hpp"
+#include "rewind/ops/norm.hpp"
 #include "rewind/ops/reduce.hpp"
 #include "rewind/ops/registry.hpp"
 #include "rewind/ops/rnn.hpp"

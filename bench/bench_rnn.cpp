@@ -10,6 +10,11 @@
 // time step, shown with SI prefixes: 4.5u = 4.5 µs),
 // allocs_per_step (heap allocations per training step after warm-up, every malloc in the
 // process), graph_peak_bytes (the most bytes the graph held).
+// BM_UserCellTrainStep/<cell>/<cfg>: the same step through Recurrent<Cell> over a cell a
+// user writes from public ops (tests/user_cells.hpp: linear, matmul, + - *, sigmoid, tanh,
+// chunk, layer_norm; no fused op). cell: lstm, gru (PyTorch's equations, the same weights as
+// the built-in rows), lnlstm (layer-normalised LSTM, counted as an LSTM); cfg: small, ptb,
+// medium. Each runs right after the built-in row of its layer and size (lnlstm after lstm).
 // BM_SgemmCeiling: cblas_sgemm 1024×1024×1024 on one thread: the ceiling the rows are
 // judged against, measured in the same run.
 #include <benchmark/benchmark.h>
@@ -23,6 +28,7 @@
 
 #include "alloc_counter.hpp"
 #include "bench_configs.hpp"
+#include "user_cells.hpp"
 
 using namespace rwd;
 using rwd::bench::Config;
@@ -84,6 +90,29 @@ void BM_TrainStep(benchmark::State& state, const std::string& layer, const Confi
   }
 }
 
+void BM_UserCellTrainStep(benchmark::State& state, const std::string& cell, const Config& cfg) {
+  Generator gen(1);  // as BM_TrainStep: the user LSTM and GRU start from the same weights
+  const RecurrentOptions o = options(cfg, false);
+  if (cell == "lstm") {
+    auto l = user_cells::make_layer<user_cells::LSTMCell<float>>("UserLSTM", o, gen);
+    train_step_bench(state, cfg, 4, 1, l);
+  } else if (cell == "gru") {
+    auto l = user_cells::make_layer<user_cells::GRUCell<float>>("UserGRU", o, gen);
+    train_step_bench(state, cfg, 3, 1, l);
+  } else {
+    auto l = user_cells::make_layer<user_cells::LayerNormLSTMCell<float>>("LNLSTM", o, gen);
+    train_step_bench(state, cfg, 4, 1, l);  // the LSTM's count: the norms are not counted
+  }
+}
+
+// The user cells that run after each built-in layer's row, and on which configurations.
+std::vector<std::string> user_cells_after(const std::string& layer, const std::string& cfg) {
+  if (cfg != "small" && cfg != "ptb" && cfg != "medium") return {};
+  if (layer == "lstm") return {"lstm", "lnlstm"};
+  if (layer == "gru") return {"gru"};
+  return {};
+}
+
 void BM_SgemmCeiling(benchmark::State& state) {
   const int n = 1024;
   std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
@@ -115,12 +144,21 @@ int main(int argc, char** argv) {
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
-    for (const Config& cfg : rwd::bench::kConfigs)
+    for (const Config& cfg : rwd::bench::kConfigs) {
       benchmark::RegisterBenchmark(
           (std::string("BM_TrainStep/") + layer + "/" + cfg.name).c_str(),
           [layer, cfg](benchmark::State& s) { BM_TrainStep(s, layer, cfg); })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();  // wall time: with 2 threads, CPU time would count one thread
+      // Registered next to the built-in row: without random interleaving, rows run in this
+      // order, so a user cell and its built-in twin see the same machine state.
+      for (const std::string& cell : user_cells_after(layer, cfg.name))
+        benchmark::RegisterBenchmark(
+            ("BM_UserCellTrainStep/" + cell + "/" + cfg.name).c_str(),
+            [cell, cfg](benchmark::State& s) { BM_UserCellTrainStep(s, cell, cfg); })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+    }
   // Two-thread rows of the bidirectional layer, in the same run: the two directions run
   // concurrently (rwd::set_num_threads(2)); BLAS stays single-threaded.
   for (const Config& cfg : rwd::bench::kConfigs)

@@ -21,6 +21,7 @@ std::span<const OpInfo> activation_ops();
 std::span<const OpInfo> linalg_ops();
 std::span<const OpInfo> shape_ops();
 std::span<const OpInfo> reduce_ops();
+std::span<const OpInfo> norm_ops();
 std::span<const OpInfo> loss_ops();
 std::span<const OpInfo> embedding_ops();
 std::span<const OpInfo> dropout_ops();
