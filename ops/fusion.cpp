@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "rewind/core/error.hpp"
+#include "rewind/ops/broadcast.hpp"
 #include "rewind/ops/kernels/kernels.hpp"
 
 namespace rwd {
@@ -64,8 +65,9 @@ namespace {
 template <Scalar T>
 struct EwAttrs {
   EwOp op;
-  T s;             // add_scalar's, mul_scalar's scalar
-  int64_t offset;  // kCopy: the first column of the slice
+  T s;                           // add_scalar's, mul_scalar's scalar
+  int64_t offset;                // kCopy: the first column of the slice
+  const ElementwiseOp<T>* user;  // kUser: the op
 };
 
 int64_t last_dim(const Shape& s) {
@@ -116,20 +118,23 @@ struct Instr {
   T s;
   int64_t cols;
   uint32_t num_inputs;
-  In in[2];
+  In in[3];
   const T* value;
+  const ElementwiseOp<T>* user;  // kUser only
   bool needs_grad;
 };
 
 // Node `id` (just recorded as op `code` of `inputs`) as an instruction, its inputs all from
 // outside the region (join() finds its members).
 template <Scalar T>
-Instr<T> describe(Graph<T>& g, NodeId id, EwOp code, T s, int64_t offset) {
+Instr<T> describe(Graph<T>& g, NodeId id, EwOp code, T s, int64_t offset,
+                  const ElementwiseOp<T>* user) {
   const Node<T>& n = g.node(id);
   Instr<T> ins;
   ins.id = id;
   ins.op = code;
   ins.s = s;
+  ins.user = user;
   ins.cols = last_dim(n.shape);
   ins.value = n.value;
   ins.needs_grad = n.needs_grad();
@@ -147,7 +152,76 @@ template <Scalar T>
 Instr<T> describe(Graph<T>& g, NodeId id) {
   const Node<T>& n = g.node(id);
   const auto& attrs = n.attrs.template get<EwAttrs<T>>(n.op->name);
-  return describe(g, id, attrs.op, attrs.s, attrs.offset);
+  return describe(g, id, attrs.op, attrs.s, attrs.offset, attrs.user);
+}
+
+// One instruction over `rows` rows from its first: operands, and where their gradients go.
+template <Scalar T>
+struct Call {
+  int64_t rows;
+  const T* dy;
+  const T* y;
+  EwOperand<T> x[3];
+  EwGrad<T> dx[3];
+};
+
+// A user op's backward, row by row: its local gradients go to `rowbuf` (one row per input),
+// then into each destination with the destination's geometry.
+template <Scalar T>
+void user_backward(const Instr<T>& ins, const Call<T>& c, std::vector<T>& rowbuf) {
+  const int64_t n = ins.cols;
+  if (rowbuf.size() < size_t(3 * n)) rowbuf.resize(size_t(3 * n));
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const T* x[3] = {};
+    int64_t stride[3] = {};
+    T* dx[3] = {};
+    for (uint32_t k = 0; k < ins.num_inputs; ++k) {
+      x[k] = c.x[k].p + r * c.x[k].rs;
+      stride[k] = c.x[k].cs;
+      if (c.dx[k].p != nullptr) dx[k] = rowbuf.data() + k * n;
+    }
+    ins.user->backward(n, c.dy + r * n, c.y + r * n, x, stride, dx);
+    for (uint32_t k = 0; k < ins.num_inputs; ++k) {
+      const EwGrad<T>& d = c.dx[k];
+      if (d.p == nullptr) continue;
+      T* dst = d.p + r * d.rs;
+      const T* src = dx[k];
+      const bool store = d.assign && (r == 0 || d.rs != 0);
+      if (d.cs == 0) {
+        T sum = T(0);
+        for (int64_t i = 0; i < n; ++i) sum += src[i];
+        dst[0] = store ? sum : dst[0] + sum;
+      } else if (store) {
+        std::copy(src, src + n, dst);
+      } else {
+        for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+      }
+    }
+  }
+}
+
+template <Scalar T>
+void run_backward(const Instr<T>& ins, const Call<T>& c, std::vector<T>& rowbuf) {
+  if (ins.op == EwOp::kUser) return user_backward(ins, c, rowbuf);
+  kernels<T>().ew_backward(
+      EwBackward<T>{ins.op, c.rows, ins.cols, c.dy, c.y, c.x[0], c.x[1], ins.s, c.dx[0], c.dx[1]});
+}
+
+template <Scalar T>
+void run_forward(const Instr<T>& ins, int64_t rows, const EwOperand<T>* x, T* y) {
+  if (ins.op != EwOp::kUser) {
+    kernels<T>().ew_forward(EwForward<T>{ins.op, rows, ins.cols, y, x[0], x[1], ins.s});
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr[3] = {};
+    int64_t stride[3] = {};
+    for (uint32_t k = 0; k < ins.num_inputs; ++k) {
+      xr[k] = x[k].p + r * x[k].rs;
+      stride[k] = x[k].cs;
+    }
+    ins.user->forward(ins.cols, xr, stride, y + r * ins.cols);
+  }
 }
 
 template <Scalar T>
@@ -221,6 +295,9 @@ class FusedRegions final : public GraphExtension<T> {
   // Reused by every backward_group call: no allocation once they have grown.
   std::vector<Pass> pass_;
   std::vector<T> work_;
+
+ public:
+  std::vector<T> rowbuf_;  // a user op's local gradients, one row per input
 };
 
 template <Scalar T>
@@ -255,7 +332,6 @@ NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
     total += size_t(block * members[j].cols);
   }
   const auto& k = kernels<T>();
-
   for (int64_t r0 = 0; r0 < rows; r0 += block) {
     const int64_t rb = std::min(block, rows - r0);
     for (size_t j = 0; j < count; ++j) pass_[j].written = false;
@@ -279,12 +355,10 @@ NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
         T* keep = p.keep + r0 * ins.cols;
         if (keep != dy) std::memcpy(keep, dy, size_t(len) * sizeof(T));
       }
-      EwBackward<T> w{ins.op, rb, ins.cols, dy, ins.value + r0 * ins.cols, {}, {}, ins.s, {}, {}};
-      EwGrad<T>* grads[2] = {&w.da, &w.db};
-      EwOperand<T>* operands[2] = {&w.a, &w.b};
+      Call<T> call{rb, dy, ins.value + r0 * ins.cols, {}, {}};
       for (uint32_t q = 0; q < ins.num_inputs; ++q) {
         const typename Instr<T>::In& x = ins.in[q];
-        *operands[q] = operand<T>(x, r0);
+        call.x[q] = operand<T>(x, r0);
         if (!x.needs_grad) continue;
         if (x.member >= 0) {
           Pass& src = pass_[size_t(x.member)];
@@ -297,14 +371,16 @@ NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
               std::fill(src.scratch, src.scratch + rb * src_cols, T(0));
             src.written = true;
           }
-          *grads[q] = {src.scratch + x.at.offset, x.at.rs, x.at.cs, assign};
+          call.dx[q] = {src.scratch + x.at.offset, x.at.rs, x.at.cs, assign};
         } else {
-          *grads[q] = {g.grad_buffer(x.id) + r0 * x.at.rs + x.at.offset, x.at.rs, x.at.cs, false};
+          call.dx[q] = {g.grad_buffer(x.id) + r0 * x.at.rs + x.at.offset, x.at.rs, x.at.cs, false};
         }
       }
-      // Both operands one member (x * x): the second adds to what the first stored.
-      if (ins.num_inputs == 2 && w.da.p == w.db.p) w.db.assign = false;
-      k.ew_backward(w);
+      // One member twice (x * x): the later operands add to what the first stored.
+      for (uint32_t q = 1; q < ins.num_inputs; ++q)
+        for (uint32_t e = 0; e < q; ++e)
+          if (call.dx[q].p != nullptr && call.dx[q].p == call.dx[e].p) call.dx[q].assign = false;
+      run_backward(ins, call, rowbuf_);
       if (anomaly) [[unlikely]]
         for (uint32_t q = 0; q < ins.num_inputs; ++q) {
           const typename Instr<T>::In& x = ins.in[q];
@@ -330,19 +406,28 @@ bool fits_rows(const Shape& out, const Shape& in) {
   return same_leading(out, in) || leading_numel(in) == 1;
 }
 
+namespace {
+
 template <Scalar T>
-Var<T> record_elementwise(Graph<T>& g, const OpDef<T>& op, EwOp code,
-                          std::span<const Var<T>> inputs, const Shape& out, T s, int64_t offset) {
-  auto [y, value] = g.record(op, inputs, out, EwAttrs<T>{code, s, offset});
-  Instr<T> ins = describe(g, y.id(), code, s, offset);
+Var<T> record(Graph<T>& g, const OpDef<T>& op, EwOp code, std::span<const Var<T>> inputs,
+              const Shape& out, T s, int64_t offset, const ElementwiseOp<T>* user) {
+  auto [y, value] = g.record(op, inputs, out, EwAttrs<T>{code, s, offset, user});
+  Instr<T> ins = describe(g, y.id(), code, s, offset, user);
   const int64_t rows = ins.cols == 0 ? 0 : out.numel() / ins.cols;
-  EwForward<T> f{code, rows, ins.cols, value, {}, {}, s};
-  EwOperand<T>* operands[2] = {&f.a, &f.b};
-  for (uint32_t q = 0; q < ins.num_inputs; ++q) *operands[q] = operand<T>(ins.in[q], 0);
-  kernels<T>().ew_forward(f);
+  EwOperand<T> x[3] = {};
+  for (uint32_t q = 0; q < ins.num_inputs; ++q) x[q] = operand<T>(ins.in[q], 0);
+  run_forward(ins, rows, x, value);
   auto& fusion = g.template extension<FusedRegions<T>>();
   if (fusion.enabled()) fusion.join(g, ins, rows);  // off: the node's own backward runs it
   return y;
+}
+
+}  // namespace
+
+template <Scalar T>
+Var<T> record_elementwise(Graph<T>& g, const OpDef<T>& op, EwOp code,
+                          std::span<const Var<T>> inputs, const Shape& out, T s, int64_t offset) {
+  return record<T>(g, op, code, inputs, out, s, offset, nullptr);
 }
 
 template <Scalar T>
@@ -350,15 +435,13 @@ void elementwise_backward(const Backward<T>& b) {
   Graph<T>& g = b.graph();
   const Instr<T> ins = describe(g, b.id());
   const int64_t rows = ins.cols == 0 ? 0 : b.numel() / ins.cols;
-  EwBackward<T> w{ins.op, rows, ins.cols, b.dy(), b.y(), {}, {}, ins.s, {}, {}};
-  EwGrad<T>* grads[2] = {&w.da, &w.db};
-  EwOperand<T>* operands[2] = {&w.a, &w.b};
+  Call<T> call{rows, b.dy(), b.y(), {}, {}};
   for (uint32_t q = 0; q < ins.num_inputs; ++q) {
     const typename Instr<T>::In& x = ins.in[q];
-    *operands[q] = operand<T>(x, 0);
-    if (T* dx = b.dx(q)) *grads[q] = {dx + x.at.offset, x.at.rs, x.at.cs, false};
+    call.x[q] = operand<T>(x, 0);
+    if (T* dx = b.dx(q)) call.dx[q] = {dx + x.at.offset, x.at.rs, x.at.cs, false};
   }
-  kernels<T>().ew_backward(w);
+  run_backward(ins, call, g.template extension<FusedRegions<T>>().rowbuf_);
 }
 
 #define REWIND_INSTANTIATE(T)                                                                   \
@@ -370,6 +453,29 @@ REWIND_INSTANTIATE(double)
 #undef REWIND_INSTANTIATE
 
 }  // namespace detail
+
+template <Scalar T>
+Var<T> elementwise(const ElementwiseOp<T>& op, std::span<const Var<T>> inputs) {
+  const char* name = op.def.name;
+  if (op.arity < 1 || op.arity > 3 || op.forward == nullptr || op.backward == nullptr)
+    throw ValueError(fmt::format(
+        "{}: an ElementwiseOp needs 1 to 3 inputs and both functions (arity {}, forward {}, "
+        "backward {})",
+        name, op.arity, op.forward != nullptr ? "set" : "null",
+        op.backward != nullptr ? "set" : "null"));
+  if (int(inputs.size()) != op.arity)
+    throw ValueError(fmt::format("{}: takes {} inputs, given {}", name, op.arity, inputs.size()));
+  Graph<T>& g = graph_of(name, inputs);
+  Shape out = inputs[0].shape();
+  for (size_t k = 1; k < inputs.size(); ++k)
+    out = detail::broadcast_shapes(name, out, inputs[k].shape()).out;
+  for (size_t k = 0; k < inputs.size(); ++k)
+    if (!detail::fits_rows(out, inputs[k].shape()))
+      throw ShapeError(fmt::format(
+          "{}: input {} of shape {} is not the output's shape {}, a row, a column or one value",
+          name, k, inputs[k].shape().str(), out.str()));
+  return detail::record<T>(g, op.def, detail::EwOp::kUser, inputs, out, T(0), 0, &op);
+}
 
 template <Scalar T>
 void set_fusion(Graph<T>& g, std::optional<bool> on) {
@@ -386,6 +492,8 @@ FusionStats fusion_stats(Graph<T>& g) {
   return g.template extension<detail::FusedRegions<T>>().stats();
 }
 
+template Var<float> elementwise(const ElementwiseOp<float>&, std::span<const Var<float>>);
+template Var<double> elementwise(const ElementwiseOp<double>&, std::span<const Var<double>>);
 template void set_fusion(Graph<float>&, std::optional<bool>);
 template void set_fusion(Graph<double>&, std::optional<bool>);
 template bool fusion_enabled(Graph<float>&);

@@ -44,6 +44,47 @@ struct FusionStats {
 template <Scalar T>
 [[nodiscard]] FusionStats fusion_stats(Graph<T>& g);
 
+// ---- Elementwise ops of your own, fused like the built-in ones ----
+
+namespace detail {
+template <Scalar T>
+void elementwise_backward(const Backward<T>& b);
+}
+
+/// An elementwise op of 1 to 3 inputs that fusion may put inside a region (docs/adding-an-op.md).
+/// Both functions work on one row of n elements: input k's element c is x[k][c * stride[k]]
+/// (stride 0 when the input is one value broadcast along the row, else 1).
+///   forward:  y[c] = f(x_0[c], ...)
+///   backward: dx[k][c] = ∂f/∂x_k · dy[c], stored (=) into a contiguous row of n; dx[k] is
+///             null when input k needs no gradient. y is the forward's output.
+/// Declare one per op with static storage duration (nodes keep its address), for example
+/// `static const rwd::ElementwiseOp<float> kLerp("lerp", 3, &lerp_fwd, &lerp_bwd);`.
+template <Scalar T>
+struct ElementwiseOp {
+  using Forward = void (*)(int64_t n, const T* const* x, const int64_t* stride, T* y);
+  using BackwardRow = void (*)(int64_t n, const T* dy, const T* y, const T* const* x,
+                               const int64_t* stride, T* const* dx);
+  ElementwiseOp(const char* name, int inputs, Forward forward_row, BackwardRow backward_row)
+      : def{name, &detail::elementwise_backward<T>},
+        arity(inputs),
+        forward(forward_row),
+        backward(backward_row) {}
+  OpDef<T> def;  // what the tape records: the name, and the backward that runs the op alone
+  int arity;
+  Forward forward;
+  BackwardRow backward;
+};
+
+/// Records `op` over `inputs` (op.arity of them, live Vars of one graph). The inputs broadcast
+/// as add's do, as long as each is the output's shape, a row of it ([H] against [B, H]), a
+/// column ([B, 1]) or one value; anything else is a ShapeError naming the op and the shapes.
+template <Scalar T>
+Var<T> elementwise(const ElementwiseOp<T>& op, std::span<const Var<T>> inputs);
+template <Scalar T>
+Var<T> elementwise(const ElementwiseOp<T>& op, std::initializer_list<Var<T>> inputs) {
+  return elementwise(op, std::span<const Var<T>>(inputs.begin(), inputs.size()));
+}
+
 }  // namespace rwd
 
 namespace rwd::detail {

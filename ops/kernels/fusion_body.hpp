@@ -146,6 +146,8 @@ void ew_forward(const EwForward<T>& f) {
       return ew_forward_kernel(f, [](const T* x, T* y, int64_t n) { sigmoid_kernel(x, y, n); });
     case EwOp::kTanh:
       return ew_forward_kernel(f, [](const T* x, T* y, int64_t n) { tanh_kernel(x, y, n); });
+    case EwOp::kUser:
+      return;
   }
 }
 
@@ -278,6 +280,8 @@ void ew_backward(const EwBackward<T>& w) {
       return ew_backward_op<EwOp::kLog>(w);
     case EwOp::kCopy:
       return ew_backward_op<EwOp::kCopy>(w);
+    case EwOp::kUser:
+      return;
   }
 }
 

@@ -144,6 +144,7 @@ enum class EwOp : uint8_t {
   kExp,
   kLog,   // unary
   kCopy,  // a slice along the last axis: y = a, read at a column offset
+  kUser,  // an ElementwiseOp of ops/fusion.hpp: run by ops/fusion.cpp, never by these kernels
 };
 
 /// An operand over a [rows, cols] iteration space: element (r, c) is p[r·rs + c·cs]. rs = 0

@@ -428,3 +428,69 @@ TEST_CASE("fusion: a bidirectional user cell on two threads equals one thread",
   for (size_t i = 0; i < grads[0].size(); ++i)
     CHECK(grads[1][i] == Approx(grads[0][i]).epsilon(1e-12));
 }
+
+namespace {
+
+// lerp(a, b, w) = a + w (b − a) as a user's ElementwiseOp.
+template <Scalar T>
+void lerp_row(int64_t n, const T* const* x, const int64_t* stride, T* y) {
+  for (int64_t c = 0; c < n; ++c) {
+    const T a = x[0][c * stride[0]], b = x[1][c * stride[1]], w = x[2][c * stride[2]];
+    y[c] = a + w * (b - a);
+  }
+}
+template <Scalar T>
+void lerp_grad_row(int64_t n, const T* dy, const T*, const T* const* x, const int64_t* stride,
+                   T* const* dx) {
+  for (int64_t c = 0; c < n; ++c) {
+    const T a = x[0][c * stride[0]], b = x[1][c * stride[1]], w = x[2][c * stride[2]];
+    if (dx[0] != nullptr) dx[0][c] = dy[c] * (T(1) - w);
+    if (dx[1] != nullptr) dx[1][c] = dy[c] * w;
+    if (dx[2] != nullptr) dx[2][c] = dy[c] * (b - a);
+  }
+}
+template <Scalar T>
+const ElementwiseOp<T> kLerp("lerp", 3, &lerp_row<T>, &lerp_grad_row<T>);
+
+}  // namespace
+
+TEST_CASE("fusion: a user's ElementwiseOp joins regions and passes gradcheck", "[fusion][grad]") {
+  for (bool fused : {true, false}) {
+    INFO("fusion " << fused);
+    FusionStats seen;
+    const auto report = rwd::test::check(
+        {randn({3, 4}, 40), randn({4}, 41), randn({3, 1}, 42)},  // full, row, column
+        [&](std::span<const Var<double>> in) {
+          set_fusion(in[0].graph(), fused);
+          Var<double> y = tanh(elementwise(kLerp<double>, {in[0], in[1], sigmoid(in[2])}));
+          seen = fusion_stats(in[0].graph());
+          return y * in[0];
+        });
+    rwd::test::require_passed(report, "lerp");
+    CHECK(seen.regions == (fused ? 1U : 0U));
+  }
+  const std::vector<Tensor<float>> inputs = {positive({5, 6}, 43), positive({6}, 44),
+                                             positive({5, 1}, 45)};
+  auto f = [](std::span<const Var<float>> in) {
+    return elementwise(kLerp<float>, {tanh(in[0]), in[1], in[2]}) * in[0];
+  };
+  const Result on = run(true, inputs, f);
+  const Result off = run(false, inputs, f);
+  CHECK(on.stats.fused_ops == 3);
+  require_close(on.values, off.values, "value");
+  require_close(on.grads, off.grads, "gradient of input");
+}
+
+TEST_CASE("fusion: a user's ElementwiseOp checks its inputs", "[fusion]") {
+  Graph<float> g;
+  auto a = g.input(positive({2, 3}, 46));
+  auto b = g.input(positive({3}, 47));
+  CHECK_THROWS_WITH(elementwise(kLerp<float>, {a, b}),
+                    Catch::Contains("lerp") && Catch::Contains("takes 3 inputs, given 2"));
+  auto t = g.input(positive({2, 1, 3}, 48));
+  auto u = g.input(positive({2, 4, 3}, 49));
+  CHECK_THROWS_AS(elementwise(kLerp<float>, {t, u, u}), ShapeError);
+  CHECK_THROWS_WITH(elementwise(kLerp<float>, {t, u, u}),
+                    Catch::Contains("lerp: input 0 of shape [2, 1, 3]"));
+  CHECK(elementwise(kLerp<float>, {a, b, b}).shape() == Shape{2, 3});  // still usable
+}
