@@ -8,7 +8,7 @@
 // tape's own nodes, marked as one backward group (Note [Backward groups] in core/graph.hpp):
 // inspection lists them and anomaly mode names them. The reverse walk hands the region to
 // FusedRegions::backward_group once, at its last node. That walks blocks of rows small
-// enough to stay in L1 (kBlockElems per member) and, within a block, the members in
+// enough to stay in L1 (kScratchElems for all members) and, within a block, the members in
 // reverse: each member's gradient is the sum of what its consumers inside the region put
 // into its block of scratch and what consumers outside put into its gradient buffer; its
 // instruction's backward adds into its operands, into scratch for members and into gradient
@@ -127,10 +127,9 @@ struct Instr {
 // Node `id` (just recorded as op `code` of `inputs`) as an instruction, its inputs all from
 // outside the region (join() finds its members).
 template <Scalar T>
-Instr<T> describe(Graph<T>& g, NodeId id, EwOp code, T s, int64_t offset,
-                  const ElementwiseOp<T>* user) {
+void describe(Graph<T>& g, NodeId id, EwOp code, T s, int64_t offset, const ElementwiseOp<T>* user,
+              Instr<T>& ins) {
   const Node<T>& n = g.node(id);
-  Instr<T> ins;
   ins.id = id;
   ins.op = code;
   ins.s = s;
@@ -145,14 +144,15 @@ Instr<T> describe(Graph<T>& g, NodeId id, EwOp code, T s, int64_t offset,
     const Geometry at = geometry(code, n.shape, x.shape, offset);
     ins.in[k] = {inputs[k], -1, at, x.value + at.offset, x.needs_grad()};
   }
-  return ins;
 }
 
 template <Scalar T>
 Instr<T> describe(Graph<T>& g, NodeId id) {
   const Node<T>& n = g.node(id);
   const auto& attrs = n.attrs.template get<EwAttrs<T>>(n.op->name);
-  return describe(g, id, attrs.op, attrs.s, attrs.offset, attrs.user);
+  Instr<T> ins;
+  describe(g, id, attrs.op, attrs.s, attrs.offset, attrs.user, ins);
+  return ins;
 }
 
 // One instruction over `rows` rows from its first: operands, and where their gradients go.
@@ -229,8 +229,9 @@ EwOperand<T> operand(const typename Instr<T>::In& x, int64_t row) {
   return {x.value + row * x.at.rs, x.at.rs, x.at.cs};
 }
 
-// Elements of a member's gradient scratch per block: rows × cols stays near this.
-constexpr int64_t kBlockElems = 2048;
+// Elements of gradient scratch per block, all members together: a block of rows stays in
+// L1 (16 KiB of float) while the region's members pass it down.
+constexpr int64_t kScratchElems = 4096;
 // A region closes at this many members, so its scratch stays small.
 constexpr NodeId kMaxMembers = 256;
 
@@ -241,17 +242,20 @@ class FusedRegions final : public GraphExtension<T> {
 
   [[nodiscard]] bool enabled() const { return setting ? *setting : fusion_default(); }
 
-  // Puts node `ins.id` (described but for its members) into the open region or a new one.
-  void join(Graph<T>& g, Instr<T>& ins, int64_t rows) {
-    const NodeId id = ins.id;
+  // Node `id` joins the open region or opens one; returns its instruction's slot, which
+  // the caller describes in place (describe), then hands to finish_member.
+  Instr<T>& add_member(Graph<T>& g, NodeId id, int64_t rows) {
     if (regions_.empty() || !extends(regions_.back(), id, rows))
       regions_.push_back({id, id, rows, members_.size()});
-    Region& open = regions_.back();
-    open.last = id;
-    for (uint32_t q = 0; q < ins.num_inputs; ++q)
-      ins.in[q].member = ins.in[q].id >= open.first ? int32_t(ins.in[q].id - open.first) : -1;
-    members_.push_back(ins);
+    regions_.back().last = id;
     g.set_group(id, uint32_t(regions_.size()), *this);
+    return members_.emplace_back();
+  }
+  // Marks which of the instruction's operands are members of its region.
+  void finish_member(Instr<T>& ins) const {
+    const NodeId first = regions_.back().first;
+    for (uint32_t q = 0; q < ins.num_inputs; ++q)
+      ins.in[q].member = ins.in[q].id >= first ? int32_t(ins.in[q].id - first) : -1;
   }
 
   NodeId backward_group(Graph<T>& g, NodeId id) override;
@@ -308,12 +312,12 @@ NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
   const size_t count = id - first + 1;
   pass_.resize(count);
   bool reached = false;
-  int64_t widest = 1;
+  int64_t all_cols = 1;
   for (size_t j = 0; j < count; ++j) {
     const Node<T>& n = g.node(first + NodeId(j));
     pass_[j] = {n.grad, nullptr, nullptr, n.retains_grad(), false};
     reached = reached || (members[j].needs_grad && n.grad != nullptr);
-    widest = std::max(widest, members[j].cols);
+    all_cols += members[j].cols;
   }
   if (!reached) return first;
 
@@ -322,7 +326,7 @@ NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
   // Anomaly mode runs one block, so each check sees a whole gradient.
   const int64_t block =
       anomaly ? std::max<int64_t>(rows, 1)
-              : std::clamp<int64_t>(kBlockElems / widest, 1, std::max<int64_t>(rows, 1));
+              : std::clamp<int64_t>(kScratchElems / all_cols, 1, std::max<int64_t>(rows, 1));
   size_t total = 0;
   for (size_t j = 0; j < count; ++j) total += size_t(block * members[j].cols);
   if (work_.size() < total) work_.resize(total);
@@ -412,13 +416,16 @@ template <Scalar T>
 Var<T> record(Graph<T>& g, const OpDef<T>& op, EwOp code, std::span<const Var<T>> inputs,
               const Shape& out, T s, int64_t offset, const ElementwiseOp<T>* user) {
   auto [y, value] = g.record(op, inputs, out, EwAttrs<T>{code, s, offset, user});
-  Instr<T> ins = describe(g, y.id(), code, s, offset, user);
-  const int64_t rows = ins.cols == 0 ? 0 : out.numel() / ins.cols;
+  const int64_t cols = last_dim(out);
+  const int64_t rows = cols == 0 ? 0 : out.numel() / cols;
+  auto& fusion = g.template extension<FusedRegions<T>>();
+  Instr<T> alone;  // fusion off: the node's own backward runs it (elementwise_backward)
+  Instr<T>& ins = fusion.enabled() ? fusion.add_member(g, y.id(), rows) : alone;
+  describe(g, y.id(), code, s, offset, user, ins);
+  if (&ins != &alone) fusion.finish_member(ins);
   EwOperand<T> x[3] = {};
   for (uint32_t q = 0; q < ins.num_inputs; ++q) x[q] = operand<T>(ins.in[q], 0);
   run_forward(ins, rows, x, value);
-  auto& fusion = g.template extension<FusedRegions<T>>();
-  if (fusion.enabled()) fusion.join(g, ins, rows);  // off: the node's own backward runs it
   return y;
 }
 
