@@ -10,9 +10,13 @@
 // BM_SgemmDirectBackward   the three sgemm calls forward + backward need, direct
 // BM_NodeOverhead          record + backward of one elementwise op on 1 element (per node)
 // BM_StepAllocations       heap allocations per training step of a reused graph
+// BM_Broadcast/<pos>/<fusion>  y = tanh(a)∘b, a [64, 256], b broadcast from position pos
+//                          (same, row, column, scalar), forward + backward, fused or unfused
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <chrono>
+#include <string>
 #include <vector>
 
 #include <rewind/rewind.hpp>
@@ -143,6 +147,42 @@ void BM_StepAllocations(benchmark::State& state) {
   state.counters["allocs_per_step"] = double(allocations) / double(std::max<int64_t>(steps, 1));
 }
 
+// y = tanh(a)∘b with b in each broadcast position the fused kernels handle, loss = sum(y),
+// backward to a and b, the graph cleared each iteration; fusion on or off for the graph.
+// ns_per_element: forward + backward time per element of y. Fused, tanh and mul are one
+// region; the goal is that a column or scalar b costs what a same-shape b does.
+struct BroadcastCase {
+  const char* name;
+  Shape b_shape;
+};
+constexpr int64_t kBroadcastRows = 64, kBroadcastCols = 256;
+const BroadcastCase kBroadcastCases[] = {{"same", {kBroadcastRows, kBroadcastCols}},
+                                         {"row", {kBroadcastCols}},
+                                         {"column", {kBroadcastRows, 1}},
+                                         {"scalar", {}}};
+
+void BM_Broadcast(benchmark::State& state, const BroadcastCase& c, bool fused) {
+  Generator gen(4);
+  const Tensor<float> a = Tensor<float>::normal({kBroadcastRows, kBroadcastCols}, 0, 1, gen);
+  const Tensor<float> b = Tensor<float>::normal(c.b_shape, 0, 1, gen);
+  Graph<float> g;
+  set_fusion(g, fused);
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    g.clear();
+    Var<float> av = g.input_view(a, true);  // in place: no copy is timed
+    Var<float> bv = g.input_view(b, true);
+    g.backward(sum(tanh(av) * bv));
+    benchmark::DoNotOptimize(av.grad().data());
+    benchmark::DoNotOptimize(bv.grad().data());
+  }
+  // Wall time, in nanoseconds, as a plain number (a rate counter would print it with an
+  // "s" after it).
+  const std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - start;
+  state.counters["ns_per_element"] =
+      took.count() / (double(state.iterations()) * double(kBroadcastRows * kBroadcastCols));
+}
+
 }  // namespace
 
 BENCHMARK(BM_Matmul)->Apply(matmul_shapes);
@@ -154,6 +194,13 @@ BENCHMARK(BM_StepAllocations);
 
 int main(int argc, char** argv) {
   openblas_set_num_threads(1);  // single-thread rows: see bench/README.md
+  // Positions alternate (same, row, column, scalar, then again unfused): run in this order,
+  // rows compared with each other run next to each other.
+  for (const bool fused : {true, false})
+    for (const BroadcastCase& c : kBroadcastCases)
+      benchmark::RegisterBenchmark(
+          (std::string("BM_Broadcast/") + c.name + (fused ? "/fused" : "/unfused")).c_str(),
+          [&c, fused](benchmark::State& s) { BM_Broadcast(s, c, fused); });
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Turns bench_rnn's JSON output into the table of docs/performance.md.
+"""Turns bench_rnn's and bench_core's JSON output into the tables of docs/performance.md.
 
   ./build/release/bench/bench_rnn --benchmark_format=json --benchmark_repetitions=5 \
-      --benchmark_enable_random_interleaving=true > out.json
-  python3 bench/table.py out.json
+      --benchmark_enable_random_interleaving=true > rnn.json
+  ./build/release/bench/bench_core --benchmark_filter=BM_Broadcast --benchmark_format=json \
+      --benchmark_repetitions=9 --benchmark_enable_random_interleaving=true > core.json
+  python3 bench/table.py rnn.json [core.json]
 
-Uses the median of the repetitions of every row; GFLOP/s as a percentage of the median of
-BM_SgemmCeiling from the same run; ratio = rewind throughput / LibTorch throughput.
+Uses the median of the repetitions of every row, and prints each table whose rows are in
+the files: the training steps (GFLOP/s as a percentage of the median of BM_SgemmCeiling from
+the same run; ratio = rewind throughput / LibTorch throughput), the user cells next to their
+built-in twins (ratio = user time / built-in time), the two-thread rows, and the broadcast
+positions of bench_core (ratios of ns per element).
 """
 import json
 import sys
@@ -34,10 +39,17 @@ def fmt_time(seconds):
 
 
 def main():
-    rows, ctx = medians(sys.argv[1])
-    if "BM_SgemmCeiling" not in rows:  # a filtered run: only the two-thread table
-        two_threads(rows)
-        return
+    rows = {}
+    for path in sys.argv[1:]:
+        rows.update(medians(path)[0])
+    if "BM_SgemmCeiling" in rows:  # else a filtered run: only the tables of its rows
+        train_steps(rows)
+    user_cells(rows)
+    two_threads(rows)
+    broadcast(rows)
+
+
+def train_steps(rows):
     ceiling = rows["BM_SgemmCeiling"]["GFLOPs"]
     print(f"sgemm ceiling (BM_SgemmCeiling, 1024³, 1 thread): **{ceiling:.1f} GFLOP/s**\n")
     print("| layer | cfg | rewind GFLOP/s | % of ceiling | time/step | allocs/step | graph bytes |"
@@ -58,7 +70,36 @@ def main():
             else:
                 line += " – | – | – | – |"
             print(line)
-    two_threads(rows)
+
+
+# BM_UserCellTrainStep/<cell>/<cfg> runs the same step as BM_TrainStep/<twin>/<cfg>.
+USER_CELL_TWINS = {"lstm": "lstm", "lnlstm": "lstm", "gru": "gru"}
+
+
+def user_cells(rows):
+    lines = []
+    for cell, twin in USER_CELL_TWINS.items():
+        for cfg in ["small", "ptb", "medium", "large"]:
+            u = rows.get(f"BM_UserCellTrainStep/{cell}/{cfg}")
+            b = rows.get(f"BM_TrainStep/{twin}/{cfg}")
+            if u is None:
+                continue
+            line = (f"| {cell} | {cfg} | {fmt_time(u['time_per_step'])} | {u['GFLOPs']:.1f} | "
+                    f"{u['allocs_per_step']:.0f} | {u['graph_peak_bytes'] / 1e6:.1f} MB |")
+            if b is not None:
+                line += (f" {twin} | {fmt_time(b['time_per_step'])} | "
+                         f"{b['graph_peak_bytes'] / 1e6:.1f} MB | "
+                         f"{u['time_per_step'] / b['time_per_step']:.2f}× |")
+            else:
+                line += " – | – | – | – |"
+            lines.append(line)
+    if lines:
+        print("\nUser cells (tests/user_cells.hpp, public ops through Recurrent<Cell>) next to the"
+              " built-in layer (user / built-in: time per step, above 1 is slower):\n")
+        print("| user cell | cfg | time/step | GFLOP/s | allocs/step | graph bytes | built-in |"
+              " built-in time/step | built-in graph bytes | user / built-in |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("\n".join(lines))
 
 
 def two_threads(rows):
@@ -83,6 +124,32 @@ def two_threads(rows):
         print("| layer | cfg | rewind 1 thread | rewind 2 threads | speed-up | LibTorch 1 thread |"
               " LibTorch 2 threads | speed-up |")
         print("|---|---|---|---|---|---|---|---|")
+        print("\n".join(lines))
+
+
+# BM_Broadcast/<position>/<fusion>: y = tanh(a)∘b, a [64, 256], b of the position's shape.
+BROADCAST_SHAPES = {"same": "[64, 256]", "row": "[256]", "column": "[64, 1]", "scalar": "[]"}
+
+
+def broadcast(rows):
+    same = {f: rows.get(f"BM_Broadcast/same/{f}") for f in ["fused", "unfused"]}
+    lines = []
+    for position, shape in BROADCAST_SHAPES.items():
+        r = {f: rows.get(f"BM_Broadcast/{position}/{f}") for f in ["fused", "unfused"]}
+        if r["fused"] is None and r["unfused"] is None:
+            continue
+        ns = {f: r[f]["ns_per_element"] if r[f] else None for f in r}
+        cells = [f"{ns[f]:.3f}" if ns[f] else "–" for f in ["fused", "unfused"]]
+        cells.append(f"{ns['fused'] / ns['unfused']:.2f}" if ns["fused"] and ns["unfused"] else "–")
+        for f in ["fused", "unfused"]:
+            ok = ns[f] and same[f]
+            cells.append(f"{ns[f] / same[f]['ns_per_element']:.2f}" if ok else "–")
+        lines.append(f"| {position} | {shape} | " + " | ".join(cells) + " |")
+    if lines:
+        print("\nBroadcast positions (bench_core BM_Broadcast: y = tanh(a)∘b, a [64, 256], forward +"
+              " backward; ns per element of y):\n")
+        print("| position of b | shape of b | fused | unfused | fused / unfused | fused / same | unfused / same |")
+        print("|---|---|---|---|---|---|---|")
         print("\n".join(lines))
 
 
