@@ -131,9 +131,11 @@ class ClusterWriter {
         continue;
       }
       out << pad << "  subgraph cluster_s" << s << "_r" << region << " {\n"
-          << pad << "    label=\"fused region " << region << " (" << end - i << " ops)\";\n"
-          << pad << "    style=\"dashed,filled\"; color=\"#fd7e14\"; fillcolor=\"#fff4e6\"; "
-          << "fontsize=9;\n"
+          << pad << fmt::format(R"dot(    label="fused region {} ({} ops)";)dot", region, end - i)
+          << '\n'
+          << pad
+          << R"(    style="dashed,filled"; color="#fd7e14"; fillcolor="#fff4e6"; fontsize=9;)"
+          << '\n'
           << pad << "   ";
       for (; i < end; ++i) out << ' ' << members[i] << ';';
       out << '\n' << pad << "  }\n";

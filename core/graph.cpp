@@ -109,13 +109,10 @@ void Graph<T>::retain_grad(Var<T> v) {
 }
 
 template <Scalar T>
-void Graph<T>::set_group(NodeId id, uint32_t group, GraphExtension<T>& runner) {
+void Graph<T>::throw_bad_group(NodeId id, uint32_t group) const {
   if (id >= nodes_.size() || group == 0)
     throw GraphError(fmt::format("set_group: no node {} or group 0 ({} nodes)", id, nodes_.size()));
-  if (group_runner_ != nullptr && group_runner_ != &runner)
-    throw GraphError("set_group: another extension already runs this graph's backward groups");
-  group_runner_ = &runner;
-  nodes_[id].group = group;
+  throw GraphError("set_group: another extension already runs this graph's backward groups");
 }
 
 template <Scalar T>

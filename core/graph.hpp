@@ -221,7 +221,12 @@ class Graph {
   /// Makes node `id` a member of backward group `group` (1-based), whose backward `runner`
   /// runs (Note [Backward groups]). The members of one group are consecutive nodes; one
   /// extension per graph runs groups (GraphError otherwise).
-  void set_group(NodeId id, uint32_t group, GraphExtension<T>& runner);
+  void set_group(NodeId id, uint32_t group, GraphExtension<T>& runner) {
+    if (id >= nodes_.size() || group == 0 || (group_runner_ != nullptr && group_runner_ != &runner))
+      throw_bad_group(id, group);
+    group_runner_ = &runner;
+    nodes_[id].group = group;
+  }
   /// Keeps v's gradient after backward even when a backward group computes it internally
   /// (Var::grad() reads it); step outputs are kept this way already.
   void retain_grad(Var<T> v);
@@ -248,6 +253,7 @@ class Graph {
   template <bool kCheckAnomalies>
   void run_backward(NodeId from);
   void quiesce() noexcept;
+  [[noreturn]] void throw_bad_group(NodeId id, uint32_t group) const;
 
   std::vector<Node<T>> nodes_;
   std::vector<NodeId> input_ids_;

@@ -416,8 +416,7 @@ template <Scalar T>
 Var<T> record(Graph<T>& g, const OpDef<T>& op, EwOp code, std::span<const Var<T>> inputs,
               const Shape& out, T s, int64_t offset, const ElementwiseOp<T>* user) {
   auto [y, value] = g.record(op, inputs, out, EwAttrs<T>{code, s, offset, user});
-  const int64_t cols = last_dim(out);
-  const int64_t rows = cols == 0 ? 0 : out.numel() / cols;
+  const int64_t rows = last_dim(out) == 0 ? 0 : leading_numel(out);
   auto& fusion = g.template extension<FusedRegions<T>>();
   Instr<T> alone;  // fusion off: the node's own backward runs it (elementwise_backward)
   Instr<T>& ins = fusion.enabled() ? fusion.add_member(g, y.id(), rows) : alone;
@@ -441,7 +440,7 @@ template <Scalar T>
 void elementwise_backward(const Backward<T>& b) {
   Graph<T>& g = b.graph();
   const Instr<T> ins = describe(g, b.id());
-  const int64_t rows = ins.cols == 0 ? 0 : b.numel() / ins.cols;
+  const int64_t rows = ins.cols == 0 ? 0 : leading_numel(b.shape());
   Call<T> call{rows, b.dy(), b.y(), {}, {}};
   for (uint32_t q = 0; q < ins.num_inputs; ++q) {
     const typename Instr<T>::In& x = ins.in[q];
@@ -451,13 +450,13 @@ void elementwise_backward(const Backward<T>& b) {
   run_backward(ins, call, g.template extension<FusedRegions<T>>().rowbuf_);
 }
 
-#define REWIND_INSTANTIATE(T)                                                                   \
-  template Var<T> record_elementwise(Graph<T>&, const OpDef<T>&, EwOp, std::span<const Var<T>>, \
-                                     const Shape&, T, int64_t);                                 \
-  template void elementwise_backward(const Backward<T>&);
-REWIND_INSTANTIATE(float)
-REWIND_INSTANTIATE(double)
-#undef REWIND_INSTANTIATE
+template Var<float> record_elementwise(Graph<float>&, const OpDef<float>&, EwOp,
+                                       std::span<const Var<float>>, const Shape&, float, int64_t);
+template Var<double> record_elementwise(Graph<double>&, const OpDef<double>&, EwOp,
+                                        std::span<const Var<double>>, const Shape&, double,
+                                        int64_t);
+template void elementwise_backward(const Backward<float>&);
+template void elementwise_backward(const Backward<double>&);
 
 }  // namespace detail
 

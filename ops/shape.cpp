@@ -160,14 +160,13 @@ Var<T> slice(Var<T> x, int axis, int64_t start, int64_t stop) {
   const Shape out_shape = s.with_dim(a, stop - start);
   const AxisSplit in = split_at_axis(s, a);
   const SliceAttrs attrs{a, start};
-  // Columns of a matrix's rows (gates of a cell, say): an elementwise copy that joins its
-  // neighbours' fused region, even where a window would do (one row), so the region stays
-  // whole. A piece of a vector stays a window.
-  if (a == s.rank() - 1 && s.rank() >= 2)
-    return detail::record_elementwise(g, kSliceColumns<T>, detail::EwOp::kCopy, {x}, out_shape,
-                                      T(0), start);
   if (in.outer == 1)  // one contiguous window
     return g.record_alias(kSliceView<T>, x, out_shape, start * in.inner, true, attrs);
+  // Columns of a matrix's rows (gates of a cell, say): an elementwise copy that joins its
+  // neighbours' fused region.
+  if (a == s.rank() - 1)
+    return detail::record_elementwise(g, kSliceColumns<T>, detail::EwOp::kCopy, {x}, out_shape,
+                                      T(0), start);
   const T* xv = g.node(x.id()).value;
   auto [y, out] = g.record(kSlice<T>, {x}, out_shape, attrs);
   const int64_t width = (stop - start) * in.inner;

@@ -194,7 +194,7 @@ inline void ew_put(T* dst, int64_t cols, bool assign, G g) {
       for (int k = 0; k < kLanes; ++k) part[k] += g(c + k);
     T sum = T(0);
     for (; c < cols; ++c) sum += g(c);
-    for (int k = 0; k < kLanes; ++k) sum += part[k];
+    for (const T lane : part) sum += lane;
     if (assign)
       dst[0] = sum;
     else
