@@ -70,10 +70,10 @@ struct EwAttrs {
   const ElementwiseOp<T>* user;  // kUser: the op
 };
 
-int64_t last_dim(const Shape& s) {
+inline int64_t last_dim(const Shape& s) {
   return s.rank() == 0 ? 1 : s[s.rank() - 1];
 }
-int64_t leading_numel(const Shape& s) {
+inline int64_t leading_numel(const Shape& s) {
   int64_t n = 1;
   for (int i = 0; i + 1 < s.rank(); ++i) n *= s[i];
   return n;
@@ -96,11 +96,17 @@ struct Geometry {
   int64_t rs, cs, offset;
 };
 
-Geometry geometry(EwOp op, const Shape& out, const Shape& in, int64_t offset) {
-  if (op == EwOp::kCopy) return {last_dim(in), 1, offset};
-  if (in == out) return {last_dim(out), 1, 0};
+Geometry general_geometry(const Shape& out, const Shape& in) {
   const int64_t c_in = last_dim(in);
   return {same_leading(out, in) ? c_in : 0, c_in == last_dim(out) ? 1 : 0, 0};
+}
+
+// Inline: every elementwise op computes it for each operand when it is recorded.
+[[gnu::always_inline]] inline Geometry geometry(EwOp op, const Shape& out, const Shape& in,
+                                                int64_t offset) {
+  if (op == EwOp::kCopy) return {last_dim(in), 1, offset};
+  if (in == out) return {last_dim(out), 1, 0};
+  return general_geometry(out, in);
 }
 
 // One member of a region, described when it is recorded: what its backward reads.
