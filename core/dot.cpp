@@ -212,8 +212,7 @@ void write_dot(std::ostream& out, const Graph<T>& g, const DotOptions& options,
     else if (g.inputs(id).empty())  // inputs and constants
       dv.attrs = n.needs_grad() ? R"(shape=ellipse, style=filled, fillcolor="#d1e7dd")"
                                 : R"(shape=ellipse, style=filled, fillcolor="#e9ecef")";
-    else if (after_backward && n.grad == nullptr && n.group == 0)  // no gradient reached it
-      // (inside a fused region a gradient stays in the region: Note [Backward groups])
+    else if (after_backward && !g.reached(id))  // no gradient reached it
       dv.attrs = R"(shape=box, style="rounded,dashed", color="#adb5bd", fontcolor="#6c757d")";
     else
       dv.attrs = R"(shape=box, style=rounded)";

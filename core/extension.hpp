@@ -43,6 +43,11 @@ class GraphExtension {
   /// and returns the group's first node (the walk goes on below it). Only called on the
   /// extension that made the group (Graph::set_group).
   virtual NodeId backward_group(Graph<T>& g, NodeId id);
+  /// Whether the last backward gave node `id` of group `group` a gradient, kept or not
+  /// (inspection counts it as reached).
+  [[nodiscard]] virtual bool group_reached(NodeId /*id*/, uint32_t /*group*/) const {
+    return false;
+  }
 };
 
 namespace detail {

@@ -227,6 +227,13 @@ class Graph {
     group_runner_ = &runner;
     nodes_[id].group = group;
   }
+  /// Whether the last backward reached node `id`: it has a gradient, or (inside a backward
+  /// group) its group's backward computed one without keeping it.
+  [[nodiscard]] bool reached(NodeId id) const {
+    const Node<T>& n = nodes_[id];
+    return n.grad != nullptr ||
+           (n.group != 0 && group_runner_ != nullptr && group_runner_->group_reached(id, n.group));
+  }
   /// Keeps v's gradient after backward even when a backward group computes it internally
   /// (Var::grad() reads it); step outputs are kept this way already.
   void retain_grad(Var<T> v);

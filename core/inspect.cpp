@@ -75,9 +75,9 @@ GraphStats graph_stats(const Graph<T>& g) {
       continue;
     }
     if (!node.is_alias()) s.value_bytes += bytes;
-    if (node.grad == nullptr) continue;
+    if (!g.reached(id)) continue;  // inside a fused region, a gradient may stay there
     ++s.reached;
-    if ((node.flags & Node<T>::kGradAlias) == 0) s.grad_bytes += bytes;
+    if (node.grad != nullptr && (node.flags & Node<T>::kGradAlias) == 0) s.grad_bytes += bytes;
     if (node.op->backward != nullptr && node.needs_grad()) {  // as Graph::run_backward decides
       ++s.backward_runs;
       ++op.backward_runs;
@@ -89,7 +89,7 @@ GraphStats graph_stats(const Graph<T>& g) {
     std::set<NodeId> param_reached;
     for (NodeId id = 0; id < n; ++id) {
       const Node<T>& node = g.node(id);
-      if (node.grad == nullptr || node.op->backward == nullptr || !node.needs_grad()) continue;
+      if (!g.reached(id) || node.op->backward == nullptr || !node.needs_grad()) continue;
       for (NodeId in : g.inputs(id))
         if (g.node(in).is_param() && g.node(in).needs_grad()) param_reached.insert(in);
     }
@@ -172,7 +172,7 @@ using Reached = std::vector<bool>;
 template <Scalar T>
 Reached with_gradient(const Graph<T>& g) {
   Reached reached(g.size());
-  for (NodeId id = 0; id < g.size(); ++id) reached[id] = g.node(id).grad != nullptr;
+  for (NodeId id = 0; id < g.size(); ++id) reached[id] = g.reached(id);
   return reached;
 }
 

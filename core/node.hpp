@@ -99,8 +99,8 @@ struct Node {
   int64_t grad_offset = 0;  // kGradAlias: offset into input 0's gradient
   uint8_t flags = 0;
   ScopeId scope = ScopeTable::kRoot;  // the name scope it was recorded in (core/scope.hpp)
-  uint32_t group =
-      0;  // the backward group it belongs to, 1-based; 0 for none (Note [Backward groups])
+  // The backward group it belongs to, 1-based; 0 for none (Note [Backward groups]).
+  uint32_t group = 0;
 
   [[nodiscard]] bool needs_grad() const { return (flags & kNeedsGrad) != 0; }
   [[nodiscard]] bool is_param() const { return (flags & kParam) != 0; }

@@ -52,9 +52,10 @@ class Var {
     const Node<T>& n = node();
     if (n.grad == nullptr && n.group != 0)
       throw GraphError(fmt::format(
-          "Var::grad: this '{}' value of shape {} is inside fused region {}, whose backward "
-          "keeps only the gradients it hands on; call Graph::retain_grad(v) before backward "
-          "to keep its gradient (or turn fusion off: docs/fusion.md)",
+          "Var::grad: no gradient kept for this '{}' value of shape {}: it is inside fused "
+          "region {}, whose backward keeps only the gradients it hands on (if one reached it, "
+          "call Graph::retain_grad(v) before backward to keep it, or turn fusion off: "
+          "docs/fusion.md)",
           n.op->name, n.shape.str(), n.group));
     if (n.grad == nullptr)
       throw GraphError(fmt::format(

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "rewind/ops/fusion.hpp"
 #include "rewind/ops/side_graph.hpp"
 
 namespace rwd::detail {
@@ -20,10 +21,12 @@ struct ReverseJob {
   std::array<bool, ParallelDirections<T>::kMaxReads> reads_need_grad;
   size_t num_reads;
   bool anomaly_detection;
+  bool fusion;  // the main graph's setting, so set_fusion(g, ·) reaches the reverse direction
 
   void operator()() const {
     side->clear();
     side->set_anomaly_detection(anomaly_detection);
+    set_fusion(*side, fusion);
     std::array<Var<T>, ParallelDirections<T>::kMaxReads> in;
     for (size_t k = 0; k < num_reads; ++k) {
       in[k] = side->input_view(reads[k], reads_need_grad[k]);
@@ -75,7 +78,8 @@ Var<T> ParallelDirections<T>::run(Graph<T>& g, std::span<const Var<T>> reads, Va
   link->worker = worker_.get();
   Var<T> entry = side_enter(reads, anchor, link);
   auto* job = g.template allocate<ReverseJob<T>>(1);
-  *job = ReverseJob<T>{&side, link, record_reverse, {}, {}, reads.size(), g.anomaly_detection()};
+  *job = ReverseJob<T>{&side, link,         record_reverse,        {},
+                       {},    reads.size(), g.anomaly_detection(), fusion_enabled(g)};
   for (size_t k = 0; k < reads.size(); ++k) {
     job->reads[k] = reads[k].value();
     job->reads_need_grad[k] = reads[k].requires_grad();

@@ -255,6 +255,7 @@ class FusedRegions final : public GraphExtension<T> {
       regions_.push_back({id, id, rows, members_.size()});
     regions_.back().last = id;
     g.set_group(id, uint32_t(regions_.size()), *this);
+    reached_.push_back(0);
     return members_.emplace_back();
   }
   // Marks which of the instruction's operands are members of its region.
@@ -269,6 +270,14 @@ class FusedRegions final : public GraphExtension<T> {
   void clear() noexcept override {
     regions_.clear();
     members_.clear();
+    reached_.clear();
+  }
+
+  void before_backward(Graph<T>& /*g*/) override { std::fill(reached_.begin(), reached_.end(), 0); }
+
+  [[nodiscard]] bool group_reached(NodeId id, uint32_t group) const override {
+    const Region& r = regions_[group - 1];
+    return reached_[r.begin + (id - r.first)] != 0;
   }
 
   [[nodiscard]] FusionStats stats() const {
@@ -302,6 +311,7 @@ class FusedRegions final : public GraphExtension<T> {
   }
   std::vector<Region> regions_;
   std::vector<Instr<T>> members_;  // every member of every region, described when recorded
+  std::vector<uint8_t> reached_;   // per member: a gradient reached it in the last backward
   // Reused by every backward_group call: no allocation once they have grown.
   std::vector<Pass> pass_;
   std::vector<T> work_;
@@ -318,7 +328,7 @@ NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
   const size_t count = id - first + 1;
   pass_.resize(count);
   bool reached = false;
-  int64_t all_cols = 1;
+  int64_t all_cols = 1;  // not 0: a region of empty rows still divides by it
   for (size_t j = 0; j < count; ++j) {
     const Node<T>& n = g.node(first + NodeId(j));
     pass_[j] = {n.grad, nullptr, nullptr, n.retains_grad(), false};
@@ -350,16 +360,21 @@ NodeId FusedRegions<T>::backward_group(Graph<T>& g, NodeId id) {
       Pass& p = pass_[j];
       if (!ins.needs_grad) continue;
       const int64_t len = rb * ins.cols;
-      const T* ext = p.ext != nullptr ? p.ext + r0 * ins.cols : nullptr;
+      T* ext = p.ext != nullptr ? p.ext + r0 * ins.cols : nullptr;
       const T* dy = nullptr;
-      if (p.written) {
-        if (ext != nullptr) k.add_into(p.scratch, ext, len);
+      if (p.written && ext != nullptr) {
+        // Used inside and outside the region: its buffer gets the whole gradient, so what
+        // Var::grad() and views of it read is complete.
+        k.add_into(ext, p.scratch, len);
+        dy = ext;
+      } else if (p.written) {
         dy = p.scratch;
       } else if (ext != nullptr) {
         dy = ext;
       } else {
         continue;  // no gradient reached this member
       }
+      reached_[region.begin + j] = 1;
       if (p.retain) {
         if (p.keep == nullptr) p.keep = p.ext != nullptr ? p.ext : g.grad_buffer(ins.id);
         T* keep = p.keep + r0 * ins.cols;
@@ -424,7 +439,7 @@ Var<T> record(Graph<T>& g, const OpDef<T>& op, EwOp code, std::span<const Var<T>
   auto [y, value] = g.record(op, inputs, out, EwAttrs<T>{code, s, offset, user});
   const int64_t rows = last_dim(out) == 0 ? 0 : leading_numel(out);
   auto& fusion = g.template extension<FusedRegions<T>>();
-  Instr<T> alone;  // fusion off: the node's own backward runs it (elementwise_backward)
+  Instr<T> alone{};  // fusion off: the node's own backward runs it (elementwise_backward)
   Instr<T>& ins = fusion.enabled() ? fusion.add_member(g, y.id(), rows) : alone;
   describe(g, y.id(), code, s, offset, user, ins);
   if (&ins != &alone) fusion.finish_member(ins);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -493,4 +494,114 @@ TEST_CASE("fusion: a user's ElementwiseOp checks its inputs", "[fusion]") {
   CHECK_THROWS_WITH(elementwise(kLerp<float>, {t, u, u}),
                     Catch::Contains("lerp: input 0 of shape [2, 1, 3]"));
   CHECK(elementwise(kLerp<float>, {a, b, b}).shape() == Shape{2, 3});  // still usable
+}
+
+TEST_CASE("fusion: a value used inside and outside its region reads its whole gradient",
+          "[fusion]") {
+  for (bool fused : {true, false}) {
+    INFO("fusion " << fused);
+    Graph<double> g;
+    set_fusion(g, fused);
+    auto x = g.input(randn({2, 3}, 50), true);
+    auto a = tanh(x);
+    auto b = a * 2.0;                // inside a's region
+    auto view = reshape(a, {6});     // outside: a view of a
+    g.backward(sum(b) + sum(view));  // dL/da = 2 + 1 = 3 everywhere
+    REQUIRE(a.has_grad());
+    for (int64_t i = 0; i < a.numel(); ++i) CHECK(a.grad()[i] == Approx(3.0));
+    for (int64_t i = 0; i < view.numel(); ++i) CHECK(view.grad()[i] == Approx(3.0));
+  }
+}
+
+TEST_CASE("fusion: many blocks of rows, every broadcast, members used twice, slices at offsets",
+          "[fusion]") {
+  // 301 rows: a region's backward runs over several blocks, and row-broadcast operands take
+  // a contribution from every block.
+  const std::vector<Tensor<float>> inputs = {positive({301, 74}, 51), positive({37}, 52),
+                                             positive({301, 1}, 53), positive({}, 54),
+                                             positive({1, 37}, 55)};
+  std::vector<Var<float>> kept;
+  auto f = [&](std::span<const Var<float>> in) {
+    auto [p, q] = chunk<2>(in[0], 1);                         // slices at offsets 0 and 37
+    Var<float> a = tanh(p) * in[1];                           // row
+    Var<float> b = a * a + q / in[2];                         // a used twice; column
+    Var<float> c = sigmoid(b) - in[3];                        // scalar
+    Var<float> d = elementwise(kLerp<float>, {c, a, in[4]});  // user op, row
+    in[0].graph().retain_grad(b);
+    kept = {b};
+    return d * c + exp(mul_scalar(d, -0.1f));
+  };
+  const Result on = run(true, inputs, f);
+  const Result off = run(false, inputs, f);
+  CHECK(on.stats.regions == 1);
+  CHECK(on.stats.fused_ops >= 14);
+  require_close(on.values, off.values, "value");
+  require_close(on.grads, off.grads, "gradient of input");
+}
+
+TEST_CASE("fusion: backward from a value in the middle of a region", "[fusion]") {
+  std::array<std::vector<double>, 2> grads;
+  for (bool fused : {true, false}) {
+    Graph<double> g;
+    set_fusion(g, fused);
+    auto x = g.input(randn({5, 4}, 56), true);
+    auto mid = sigmoid(x) * x;
+    auto after = tanh(mid) + x;  // recorded after the root: not on its path
+    (void)after;
+    const Tensor<double> seed = randn({5, 4}, 57);
+    g.backward(mid, seed.view());
+    grads[fused ? 0 : 1].assign(x.grad().data(), x.grad().data() + x.numel());
+  }
+  for (size_t i = 0; i < grads[0].size(); ++i) CHECK(grads[0][i] == Approx(grads[1][i]));
+}
+
+TEST_CASE("fusion: a long chain is cut into regions of at most 256 ops", "[fusion]") {
+  const std::vector<Tensor<float>> inputs = {positive({3, 5}, 58)};
+  auto f = [](std::span<const Var<float>> in) {
+    Var<float> y = in[0];
+    for (int i = 0; i < 300; ++i) y = tanh(y) + in[0];
+    return y;
+  };
+  const Result on = run(true, inputs, f);
+  const Result off = run(false, inputs, f);
+  CHECK(on.stats.regions == 3);  // 600 ops and the weighting mul: 256 + 256 + 89
+  CHECK(on.stats.largest == 256);
+  require_close(on.values, off.values, "value");
+  require_close(on.grads, off.grads, "gradient of input");
+}
+
+TEST_CASE("fusion: graph statistics count the same nodes reached fused or not", "[fusion]") {
+  std::array<GraphStats, 2> stats;
+  for (bool fused : {true, false}) {
+    Parameter<double> w(randn({4}, 59));
+    Graph<double> g;
+    set_fusion(g, fused);
+    auto x = g.input(randn({3, 4}, 60));
+    auto y = tanh(x * g.param(w)) * sigmoid(x);
+    (void)exp(x * g.param(w));  // a dead branch: not reached either way
+    g.backward(sum(y));
+    stats[fused ? 0 : 1] = graph_stats(g);
+  }
+  CHECK(stats[0].reached == stats[1].reached);
+  CHECK(stats[0].backward_runs == stats[1].backward_runs);
+  CHECK(stats[0].fused_regions == 1);  // the dead branch follows on: one region of 6
+}
+
+TEST_CASE("fusion: a graph's setting reaches the reverse direction on two threads",
+          "[fusion][threads]") {
+  auto layer = user_lstm<float>(rwd::test::rnn_options(3, 4, 1, true), 61);
+  const Tensor<float> x = Tensor<float>::normal({5, 2, 3}, 0, 1, *std::make_unique<Generator>(62));
+  struct Threads {
+    Threads() { set_num_threads(2); }
+    ~Threads() { set_num_threads(1); }
+  } guard;
+  for (bool fused : {true, false}) {
+    Graph<float> g;
+    set_fusion(g, fused);
+    auto out = layer.forward(g.input(x));
+    g.backward(sum(square(out.output)));
+    REQUIRE(g.linked_graphs().size() == 1);
+    const GraphStats side = graph_stats(*g.linked_graphs()[0].graph);
+    CHECK((side.fused_regions > 0) == fused);
+  }
 }
