@@ -51,9 +51,11 @@ void layer_norm_backward(const Backward<T>& b) {
   args.gain = has_gain ? b.x(1) : nullptr;
   args.mean = mean;
   args.rstd = rstd;
-  args.dx = b.dx(0);
+  // gain's and bias's gradients first: when x is also the gain or the bias (rank 1), its
+  // buffer then exists, and dx_for_write hands it out to add to, not as fresh.
   args.dgain = has_gain ? b.dx(1) : nullptr;
   args.dbias = has_bias ? b.dx(has_gain ? 2 : 1) : nullptr;
+  args.dx = b.dx_for_write(0, args.fresh_dx);
   detail::kernels<T>().layer_norm_backward(args);
 }
 

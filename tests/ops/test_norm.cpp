@@ -29,6 +29,12 @@ GRAD_CASE("layer_norm", "gain only, input used twice") {
                [](auto x) { return layer_norm(x[0], x[1], Var<double>()) * x[0]; });
 }
 
+GRAD_CASE("layer_norm", "x is its own gain and bias") {
+  // One gradient buffer for all three inputs: dx must add to what dgain and dbias put there,
+  // not write over it.
+  return check({randn({37}, 314)}, [](auto x) { return layer_norm(x[0], x[0], x[0]); });
+}
+
 namespace {
 
 using Tensors = std::map<std::string, Tensor<double>>;
