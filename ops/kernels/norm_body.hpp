@@ -5,14 +5,15 @@
 // variance forward, Σg and Σg·x̂ backward). One running sum is a chain of dependent adds that
 // cannot use the vector lanes, and it made layer_norm a fifth of an LN-LSTM training step.
 // Here a sum is kept as P partial sums, P = 128 bytes of T (32 floats, 16 doubles): element
-// k of a block of P goes to partial k mod P, the elements after the last full block to the
-// first partials, and the P partials are added by halving (p[j] += p[j + h], h = P/2, ..., 1).
-// P is a multiple of every vector width, so AVX-512 keeps the partials in 2 vectors, AVX2 in
-// 4 and SSE2 in 8, and every level adds the same numbers in the same order: the levels
-// differ only by FMA contraction, as the other kernels do. Sums are in T (float lanes for
-// float): each partial adds D/P terms, and the variance is a second pass, Σ(x − mean)², so
-// a mean far from zero cancels nothing. The per-row scalars (mean, 1/sqrt(var + eps), the
-// two means of the backward) are finished in double.
+// k of a block of P goes to partial k mod P, and the P partials are added by halving
+// (p[j] += p[j + h], h = P/2, ..., 1); the elements after the last full block, fewer than P,
+// are summed one by one and added last. P is a multiple of every vector width, so AVX-512
+// keeps the partials in 2 vectors, AVX2 in 4 and SSE2 in 8, all in registers, and every
+// level adds the same numbers in the same order: the levels differ only by FMA contraction,
+// as the other kernels do. Sums are in T (float lanes for float): each partial adds D/P
+// terms. A mean far from zero against the spread costs nothing: the mean sums x − x[0], and
+// the variance is a second pass, Σ(x − mean)², so nothing cancels. The per-row scalars (mean,
+// 1/sqrt(var + eps), the two means of the backward) are finished in double.
 #pragma once
 
 #include <cstdint>
@@ -23,27 +24,40 @@
 namespace rwd::detail::REWIND_KERNEL_ISA {
 namespace norm {
 
-// The partial sums of a row (Note [Layer norm partial sums]).
+// Σ of the lanes of v by halving: lanes [0, L/2) plus lanes [L/2, L), until one is left.
+template <class T, int Bytes>
+inline T lane_sum(typename Vec<T, Bytes>::type v) {
+  if constexpr (Bytes == 2 * int(sizeof(T))) {
+    return v[0] + v[1];
+  } else {
+    using H = typename Vec<T, Bytes / 2>::type;
+    H lo;
+    H hi;
+    __builtin_memcpy(&lo, &v, sizeof(H));
+    __builtin_memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof(H), sizeof(H));
+    return lane_sum<T, Bytes / 2>(lo + hi);
+  }
+}
+
+// A sum over a row as partial sums (Note [Layer norm partial sums]).
 template <class T>
 struct Partials {
   using V = typename Vec<T>::type;
   static constexpr int kLanes = Vec<T>::kLanes;
   static constexpr int kCount = 128 / int(sizeof(T));  // P
-  static constexpr int kVectors = kCount / kLanes;     // accumulators in registers
-  static_assert(kCount % kLanes == 0);
+  static constexpr int kVectors = kCount / kLanes;     // accumulators in registers: 2, 4 or 8
+  static_assert(kCount % kLanes == 0 && (kVectors & (kVectors - 1)) == 0);
 
   V acc[kVectors] = {};
-  T p[kCount];  // the partials once the full blocks are done
+  T tail = 0;  // the elements after the last full block, one by one
 
-  // Full blocks done: the vector accumulators become the array the tail adds into.
-  void spill() {
-    for (int j = 0; j < kVectors; ++j) store<V>(p + j * kLanes, acc[j]);
-  }
-  // Σ of the partials by halving (after spill() and the tail).
-  T total() {
-    for (int h = kCount / 2; h >= 1; h /= 2)
-      for (int j = 0; j < h; ++j) p[j] += p[j + h];
-    return p[0];
+  // The partials added by halving, then the tail.
+  [[nodiscard]] T total() const {
+    V v[kVectors];
+    for (int j = 0; j < kVectors; ++j) v[j] = acc[j];
+    for (int n = kVectors / 2; n >= 1; n /= 2)
+      for (int j = 0; j < n; ++j) v[j] += v[j + n];
+    return lane_sum<T, kVectorBytes>(v[0]) + tail;
   }
 };
 
@@ -78,12 +92,16 @@ void forward_rows(const LayerNormForward<T>& a) {
   const int64_t full = d - d % P::kCount;  // elements in full blocks
   for (int64_t r = 0; r < a.rows; ++r) {
     const T* x = a.x + r * d;
-    P sum;  // Σ x
+    // Σ (x − x0), x0 the row's first element: with a mean far from zero against the spread,
+    // x − x0 is exact and the sum only as large as the spread, so its rounding cannot move
+    // the mean by much of a standard deviation (a float Σx would).
+    const T x0 = d > 0 ? x[0] : T(0);
+    const V x0v = V{} + x0;
+    P sum;
     for (int64_t k = 0; k < full; k += P::kCount)
-      for (int j = 0; j < P::kVectors; ++j) sum.acc[j] += load<V>(x + k + j * L);
-    sum.spill();
-    for (int64_t k = full; k < d; ++k) sum.p[k - full] += x[k];
-    const T m = T(double(sum.total()) / double(d));
+      for (int j = 0; j < P::kVectors; ++j) sum.acc[j] += load<V>(x + k + j * L) - x0v;
+    for (int64_t k = full; k < d; ++k) sum.tail += x[k] - x0;
+    const T m = T(double(x0) + double(sum.total()) / double(d));
 
     P squares;  // Σ (x − m)²
     const V mv = V{} + m;
@@ -92,10 +110,9 @@ void forward_rows(const LayerNormForward<T>& a) {
         const V c = load<V>(x + k + j * L) - mv;
         squares.acc[j] += c * c;
       }
-    squares.spill();
     for (int64_t k = full; k < d; ++k) {
       const T c = x[k] - m;
-      squares.p[k - full] += c * c;
+      squares.tail += c * c;
     }
     const T s = T(1.0 / sqrt_of(double(squares.total()) / double(d) + double(a.eps)));
     a.mean[r] = m;
@@ -159,16 +176,14 @@ void backward_rows(const LayerNormBackward<T>& a) {
           sum_gx.acc[j] += g * xh;
         }
       }
-    sum_g.spill();
-    sum_gx.spill();
     for (int64_t k = full; k < d; ++k) {
       const T xh = (x[k] - m) * s;
       if constexpr (kDbias) dbias[k] += dy[k];
       if constexpr (kDgain) dgain[k] += dy[k] * xh;
       if constexpr (kDx) {
         const T g = kGain ? dy[k] * gain[k] : dy[k];
-        sum_g.p[k - full] += g;
-        sum_gx.p[k - full] += g * xh;
+        sum_g.tail += g;
+        sum_gx.tail += g * xh;
       }
     }
     if constexpr (kDx) {
