@@ -99,7 +99,7 @@ void forward_rows(const LayerNormForward<T>& a) {
     const V x0v = V{} + x0;
     P sum;
     for (int64_t k = 0; k < full; k += P::kCount)
-      for (int j = 0; j < P::kVectors; ++j) sum.acc[j] += load<V>(x + k + j * L) - x0v;
+      for (int j = 0; j < P::kVectors; ++j) sum.acc[j] += load<V>(x + k + int64_t(j) * L) - x0v;
     for (int64_t k = full; k < d; ++k) sum.tail += x[k] - x0;
     const T m = T(double(x0) + double(sum.total()) / double(d));
 
@@ -107,7 +107,7 @@ void forward_rows(const LayerNormForward<T>& a) {
     const V mv = V{} + m;
     for (int64_t k = 0; k < full; k += P::kCount)
       for (int j = 0; j < P::kVectors; ++j) {
-        const V c = load<V>(x + k + j * L) - mv;
+        const V c = load<V>(x + k + int64_t(j) * L) - mv;
         squares.acc[j] += c * c;
       }
     for (int64_t k = full; k < d; ++k) {
@@ -165,7 +165,7 @@ void backward_rows(const LayerNormBackward<T>& a) {
     P sum_g, sum_gx;
     for (int64_t k = 0; k < full; k += P::kCount)
       for (int j = 0; j < P::kVectors; ++j) {
-        const int64_t i = k + j * L;
+        const int64_t i = k + int64_t(j) * L;
         const V dyv = load<V>(dy + i);
         const V xh = (load<V>(x + i) - mv) * sv;
         if constexpr (kDbias) store<V>(dbias + i, load<V>(dbias + i) + dyv);
