@@ -1,13 +1,15 @@
 // layer_norm: forward and backward. The forward keeps each row's mean and 1/sqrt(var + eps)
 // in the graph's arena, so the backward recomputes x̂ without a second pass over the
-// statistics. Row sums accumulate in double, as in ops/reduce.cpp.
+// statistics. The row loops run in the kernel table (ops/kernels/norm_body.hpp, built per
+// instruction set, with the row sums in vector lanes: Note [Layer norm partial sums]); here
+// are the shape checks, the tape and the gradient formulas.
 #include "rewind/ops/norm.hpp"
 
 #include <fmt/format.h>
 
 #include <array>
-#include <cmath>
 
+#include "rewind/ops/kernels/kernels.hpp"
 #include "rewind/ops/registry.hpp"
 
 namespace rwd {
@@ -36,41 +38,25 @@ Rows rows_of(const Shape& x) {
 // y = x̂ ∘ gain + bias,  x̂ = (x − mean) · rstd, per row of D (Ba et al. 2016, eq. 4):
 //   dbias += Σ_rows dy,   dgain += Σ_rows dy ∘ x̂
 //   with g = dy ∘ gain:   dx += rstd · (g − mean_D(g) − x̂ · mean_D(g ∘ x̂))
+// (mean and rstd as the forward kept them).
 template <Scalar T>
 void layer_norm_backward(const Backward<T>& b) {
   const auto& [mean, rstd, has_gain, has_bias] = b.template attrs<LayerNormAttrs<T>>();
   const auto [rows, d] = rows_of(b.x_shape(0));
-  const T* x = b.x(0);
-  const T* dy = b.dy();
-  const T* gain = has_gain ? b.x(1) : nullptr;
-  T* dx = b.dx(0);
-  T* dgain = has_gain ? b.dx(1) : nullptr;
-  T* dbias = has_bias ? b.dx(has_gain ? 2 : 1) : nullptr;
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * d;    // [D]
-    const T* dyr = dy + r * d;  // [D]
-    const T m = mean[r];
-    const T s = rstd[r];
-    if (dbias != nullptr)
-      for (int64_t k = 0; k < d; ++k) dbias[k] += dyr[k];
-    if (dgain != nullptr)
-      for (int64_t k = 0; k < d; ++k) dgain[k] += dyr[k] * ((xr[k] - m) * s);
-    if (dx == nullptr) continue;
-    double sum_g = 0;
-    double sum_gx = 0;
-    for (int64_t k = 0; k < d; ++k) {
-      const T g = gain != nullptr ? dyr[k] * gain[k] : dyr[k];
-      sum_g += g;
-      sum_gx += g * ((xr[k] - m) * s);
-    }
-    const T mean_g = T(sum_g / double(d));
-    const T mean_gx = T(sum_gx / double(d));
-    T* dxr = dx + r * d;  // [D]
-    for (int64_t k = 0; k < d; ++k) {
-      const T g = gain != nullptr ? dyr[k] * gain[k] : dyr[k];
-      dxr[k] += s * (g - mean_g - (xr[k] - m) * s * mean_gx);
-    }
-  }
+  detail::LayerNormBackward<T> args{};
+  args.rows = rows;
+  args.d = d;
+  args.x = b.x(0);
+  args.dy = b.dy();
+  args.gain = has_gain ? b.x(1) : nullptr;
+  args.mean = mean;
+  args.rstd = rstd;
+  // gain's and bias's gradients first: when x is also the gain or the bias (rank 1), its
+  // buffer then exists, and dx_for_write hands it out to add to, not as fresh.
+  args.dgain = has_gain ? b.dx(1) : nullptr;
+  args.dbias = has_bias ? b.dx(has_gain ? 2 : 1) : nullptr;
+  args.dx = b.dx_for_write(0, args.fresh_dx);
+  detail::kernels<T>().layer_norm_backward(args);
 }
 
 template <Scalar T>
@@ -107,24 +93,7 @@ Var<T> layer_norm(Var<T> x, Var<T> gain, Var<T> bias, std::type_identity_t<T> ep
   T* rstd = g.template allocate<T>(size_t(rows));                  // [rows]
   auto [y, out] =
       g.record(kLayerNorm<T>, in, xs, LayerNormAttrs<T>{mean, rstd, gv != nullptr, bv != nullptr});
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = xv + r * d;  // [D]
-    T* yr = out + r * d;       // [D]
-    double total = 0;
-    for (int64_t k = 0; k < d; ++k) total += xr[k];
-    const double mu = total / double(d);
-    double squares = 0;  // two passes: no cancellation when |mean| >> std
-    for (int64_t k = 0; k < d; ++k) squares += (double(xr[k]) - mu) * (double(xr[k]) - mu);
-    mean[r] = T(mu);
-    rstd[r] = T(1.0 / std::sqrt(squares / double(d) + double(eps)));
-    const T m = mean[r];
-    const T s = rstd[r];
-    for (int64_t k = 0; k < d; ++k) yr[k] = (xr[k] - m) * s;
-    if (gv != nullptr)
-      for (int64_t k = 0; k < d; ++k) yr[k] *= gv[k];
-    if (bv != nullptr)
-      for (int64_t k = 0; k < d; ++k) yr[k] += bv[k];
-  }
+  detail::kernels<T>().layer_norm_forward({rows, d, xv, gv, bv, eps, out, mean, rstd});
   return y;
 }
 

@@ -8,6 +8,7 @@
 #include "rewind/ops/kernels/fast_math_body.hpp"
 #include "rewind/ops/kernels/fusion_body.hpp"
 #include "rewind/ops/kernels/kernels.hpp"
+#include "rewind/ops/kernels/norm_body.hpp"
 #include "rewind/ops/kernels/optim_body.hpp"
 #include "rewind/ops/kernels/rnn_pointwise_body.hpp"
 #include "rewind/ops/kernels/thin_gemm_body.hpp"
@@ -36,6 +37,8 @@ constexpr KernelTable<T> table() {
   t.square_grad = &square_grad<T>;
   t.ew_forward = &ew_forward<T>;
   t.ew_backward = &ew_backward<T>;
+  t.layer_norm_forward = &layer_norm_forward<T>;
+  t.layer_norm_backward = &layer_norm_backward<T>;
   return t;
 }
 

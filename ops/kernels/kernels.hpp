@@ -191,6 +191,36 @@ struct EwBackward {
   EwGrad<T> da, db;
 };
 
+/// layer_norm forward over rows of d elements (formulas in ops/norm.cpp): per row the mean m
+/// and s = 1 / sqrt(var + eps) (biased variance), y = (x − m)·s·gain + bias.
+template <class T>
+struct LayerNormForward {
+  int64_t rows, d;
+  const T* x;     // [rows, d]
+  const T* gain;  // [d] or null
+  const T* bias;  // [d] or null
+  T eps;
+  T* y;     // [rows, d]
+  T* mean;  // [rows]
+  T* rstd;  // [rows]
+};
+
+/// layer_norm backward (formulas in ops/norm.cpp). A null gradient pointer is skipped; dx is
+/// written when fresh, otherwise added to; dgain and dbias are added to.
+template <class T>
+struct LayerNormBackward {
+  int64_t rows, d;
+  const T* x;     // [rows, d]
+  const T* dy;    // [rows, d]
+  const T* gain;  // [d] or null
+  const T* mean;  // [rows], from the forward
+  const T* rstd;  // [rows]
+  T* dx;          // [rows, d] or null
+  bool fresh_dx;
+  T* dgain;  // [d] or null
+  T* dbias;  // [d] or null
+};
+
 /// The kernels of one scalar type, built for one instruction set.
 template <class T>
 struct KernelTable {
@@ -224,6 +254,9 @@ struct KernelTable {
   /// backward: the instructions of fused regions (ops/fusion.cpp), fused or alone.
   void (*ew_forward)(const EwForward<T>& args);
   void (*ew_backward)(const EwBackward<T>& args);
+  /// The rows of layer_norm, forward and backward (ops/kernels/norm_body.hpp).
+  void (*layer_norm_forward)(const LayerNormForward<T>& args);
+  void (*layer_norm_backward)(const LayerNormBackward<T>& args);
 };
 
 /// The float and double tables of one instruction set.

@@ -1,7 +1,7 @@
 // The kernels built for each instruction set this CPU runs (AVX2, AVX-512) against the
 // generic build, on the same inputs: thin products, float sigmoid/tanh, the fused cell ops
-// forward and backward, and one step of every optimizer. They differ only by rounding
-// (FMA contraction, the order of vector lanes never changes a sum here).
+// forward and backward, one step of every optimizer, layer_norm forward and backward. They
+// differ only by rounding (FMA contraction; the order of vector lanes never changes a sum here).
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -300,6 +300,64 @@ void compare_gradient_loops(Isa isa) {
   check_close(a[3], b[3], tol, 4 * kEps<T>, "square gradient");
 }
 
+// Results of layer_norm forward and backward through one table, over rows of d.
+template <class T>
+struct LayerNormResult {
+  std::vector<T> y, mean, rstd, dx, dgain, dbias;
+};
+
+template <class T>
+LayerNormResult<T> layer_norm(const KernelTable<T>& t, int64_t rows, int64_t d, bool affine,
+                              bool fresh) {
+  std::vector<T> x = random_values<T>(rows * d, 71, 2.0);
+  for (int64_t k = 0; k < d; ++k) x[size_t(k)] += T(50);  // a row with its mean far from 0
+  const std::vector<T> gain = random_values<T>(d, 72);
+  const std::vector<T> bias = random_values<T>(d, 73);
+  const std::vector<T> dy = random_values<T>(rows * d, 74);
+  LayerNormResult<T> r;
+  r.y.assign(size_t(rows * d), T(0));
+  r.mean.assign(size_t(rows), T(0));
+  r.rstd.assign(size_t(rows), T(0));
+  t.layer_norm_forward({rows, d, x.data(), affine ? gain.data() : nullptr,
+                        affine ? bias.data() : nullptr, T(1e-5), r.y.data(), r.mean.data(),
+                        r.rstd.data()});
+  r.dx = random_values<T>(rows * d, 75);  // ignored when fresh
+  r.dgain = random_values<T>(d, 76);
+  r.dbias = random_values<T>(d, 77);
+  t.layer_norm_backward({rows, d, x.data(), dy.data(), affine ? gain.data() : nullptr,
+                         r.mean.data(), r.rstd.data(), r.dx.data(), fresh,
+                         affine ? r.dgain.data() : nullptr, affine ? r.dbias.data() : nullptr});
+  return r;
+}
+
+// Every level adds the same partial sums in the same order (Note [Layer norm partial sums]
+// in ops/kernels/norm_body.hpp), so they differ by FMA contraction only: a few roundings per
+// term, over the d / P terms each partial adds.
+template <class T>
+void compare_layer_norm(Isa isa) {
+  for (int64_t d : {1, 5, 16, 31, 32, 33, 100, 800, 1031})
+    for (bool affine : {false, true})
+      for (bool fresh : {false, true}) {
+        INFO("layer_norm rows 3, d " << d << (affine ? ", gain and bias" : "")
+                                     << (fresh ? ", fresh dx" : ", dx accumulated"));
+        const LayerNormResult<T> a = layer_norm(table<T>(isa), 3, d, affine, fresh);
+        const LayerNormResult<T> b = layer_norm(table<T>(Isa::kGeneric), 3, d, affine, fresh);
+        const double tol = 16 * kEps<T>;
+        const double margin = 4 * double(d / 16 + 4) * kEps<T>;
+        check_close(a.mean, b.mean, 0.0, 0.0, "layer_norm mean");  // Σx: no product to fuse
+        check_close(a.rstd, b.rstd, tol, margin, "layer_norm rstd");
+        check_close(a.y, b.y, tol, margin, "layer_norm y");
+        // dx = rstd·(g − mean(g) − x̂·mean(g·x̂)): a rounding of g is scaled by rstd (316
+        // for d = 1, where the variance is 0 and eps alone makes rstd).
+        std::vector<double> dx_margin(a.dx.size());
+        for (size_t i = 0; i < dx_margin.size(); ++i)
+          dx_margin[i] = margin * (1 + double(b.rstd[i / size_t(d)]));
+        check_close(a.dx, b.dx, tol, dx_margin, "layer_norm dx");
+        check_close(a.dgain, b.dgain, tol, margin, "layer_norm dgain");
+        check_close(a.dbias, b.dbias, 0.0, 0.0, "layer_norm dbias");
+      }
+}
+
 }  // namespace
 
 TEST_CASE("the kernel level in use is reported and within what the CPU runs", "[kernels][isa]") {
@@ -347,6 +405,9 @@ TEMPLATE_TEST_CASE("every kernel level agrees with the generic one to rounding",
     }
     SECTION(std::string("one optimizer step, ") + isa_name(isa)) {
       compare_optimizer_step<T>(isa);
+    }
+    SECTION(std::string("layer_norm, ") + isa_name(isa)) {
+      compare_layer_norm<T>(isa);
     }
   }
 }
