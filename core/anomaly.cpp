@@ -37,7 +37,7 @@ std::string describe_inputs(const Graph<T>& g, NodeId id) {
 }
 
 // "scope 'lstm.l0.fwd/t=2'", and ", in fused region 3" for a member of a backward group
-// (Note [Backward groups] in graph.hpp).
+// (Note [Backward groups] in extension.hpp).
 template <Scalar T>
 std::string describe_scope(const Graph<T>& g, NodeId id) {
   const std::string path = g.scope_path(id);

@@ -117,7 +117,7 @@ class ClusterWriter {
   }
 
   // The scope's vertices; those of one fused region inside a cluster of their own, labelled
-  // with its number and ops (Note [Backward groups] in graph.hpp).
+  // with its number and ops (Note [Backward groups] in extension.hpp).
   void write_members(std::ostream& out, ScopeId s, const std::string& pad) const {
     const std::vector<size_t>& members = members_[s];
     std::string loose;

@@ -32,19 +32,6 @@ void Graph<T>::quiesce() noexcept {
 }
 
 template <Scalar T>
-Var<T> Graph<T>::var(NodeId id) {
-  if (id >= nodes_.size())
-    throw GraphError(
-        fmt::format("Graph::var: node {} does not exist ({} nodes)", id, nodes_.size()));
-  return Var<T>(this, id, round_);
-}
-
-template <Scalar T>
-void Graph<T>::check(Var<T> v, const char* op) const {
-  if (v.graph_ != this || v.round_ != round_ || v.id_ >= nodes_.size()) v.throw_invalid(this, op);
-}
-
-template <Scalar T>
 Var<T> Graph<T>::push(const Node<T>& n) {
   if (nodes_.size() >= std::numeric_limits<NodeId>::max())
     throw GraphError(fmt::format("{}: the graph is full ({} nodes)", n.op->name, nodes_.size()));
@@ -103,16 +90,13 @@ void Graph<T>::mark_step_output(Var<T> h, uint32_t state) {
 }
 
 template <Scalar T>
-void Graph<T>::retain_grad(Var<T> v) {
-  check(v, "retain_grad");
-  nodes_[v.id_].flags |= Node<T>::kRetainGrad;
-}
-
-template <Scalar T>
-void Graph<T>::throw_bad_group(NodeId id, uint32_t group) const {
+void Graph<T>::set_group(NodeId id, uint32_t group, GraphExtension<T>& runner) {
   if (id >= nodes_.size() || group == 0)
     throw GraphError(fmt::format("set_group: no node {} or group 0 ({} nodes)", id, nodes_.size()));
-  throw GraphError("set_group: another extension already runs this graph's backward groups");
+  if (group_runner_ != nullptr && group_runner_ != &runner)
+    throw GraphError("set_group: another extension already runs this graph's backward groups");
+  group_runner_ = &runner;
+  nodes_[id].group = group;
 }
 
 template <Scalar T>

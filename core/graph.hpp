@@ -12,18 +12,7 @@
 // every element; anomaly mode fills such buffers with NaN, so an op that breaks this is
 // reported (Note [Anomaly mode]) and every gradient check runs in that mode.
 //
-// Note [Backward groups]: an extension may gather consecutive nodes into a group whose backward
-// it runs as one (ops/fusion.cpp fuses chains of elementwise ops this way). Every node keeps
-// its op, inputs, value and scope, so inspection and anomaly mode still see each op; only
-// the reverse walk differs: when it reaches a node of a group it calls the extension once
-// for the group's members up to that node, and goes on below the group's first node. The
-// gradients the group passes between its own members need never be stored; a member whose
-// gradient is read afterwards says so with kRetainGrad (Graph::retain_grad, step outputs).
-//
-// Note [Aliases]: reshape, detach and slices along the leading axis do not copy. Their value
-// points into their input's value, and (except detach) their gradient points into their
-// input's gradient, so their backward has nothing to do. Values on the tape are never written
-// after their op returns, which is what makes sharing safe.
+// Backward groups: Note [Backward groups] in extension.hpp; views: Note [Aliases] in node.hpp.
 #pragma once
 
 #include <cstdint>
@@ -175,13 +164,10 @@ class Graph {
     nodes_.back().attrs.set(attrs);
     return r;
   }
-  Recorded record(const OpDef<T>& op, std::initializer_list<Var<T>> inputs, const Shape& shape) {
-    return record(op, std::span<const Var<T>>(inputs.begin(), inputs.size()), shape);
-  }
-  template <class A>
+  template <class... A>  // no attributes, or one struct
   Recorded record(const OpDef<T>& op, std::initializer_list<Var<T>> inputs, const Shape& shape,
-                  const A& attrs) {
-    return record(op, std::span<const Var<T>>(inputs.begin(), inputs.size()), shape, attrs);
+                  const A&... attrs) {
+    return record(op, std::span<const Var<T>>(inputs.begin(), inputs.size()), shape, attrs...);
   }
 
   /// Appends a node whose value is `numel(shape)` elements of `input`'s value starting at
@@ -221,12 +207,7 @@ class Graph {
   /// Makes node `id` a member of backward group `group` (1-based), whose backward `runner`
   /// runs (Note [Backward groups]). The members of one group are consecutive nodes; one
   /// extension per graph runs groups (GraphError otherwise).
-  void set_group(NodeId id, uint32_t group, GraphExtension<T>& runner) {
-    if (id >= nodes_.size() || group == 0 || (group_runner_ != nullptr && group_runner_ != &runner))
-      throw_bad_group(id, group);
-    group_runner_ = &runner;
-    nodes_[id].group = group;
-  }
+  void set_group(NodeId id, uint32_t group, GraphExtension<T>& runner);
   /// Whether the last backward reached node `id`: it has a gradient, or (inside a backward
   /// group) its group's backward computed one without keeping it.
   [[nodiscard]] bool reached(NodeId id) const {
@@ -236,7 +217,10 @@ class Graph {
   }
   /// Keeps v's gradient after backward even when a backward group computes it internally
   /// (Var::grad() reads it); step outputs are kept this way already.
-  void retain_grad(Var<T> v);
+  void retain_grad(Var<T> v) {
+    check(v, "retain_grad");
+    nodes_[v.id_].flags |= Node<T>::kRetainGrad;
+  }
 
   /// True for nodes without a backward whose gradient is their own (parameters, inputs).
   [[nodiscard]] bool is_leaf(NodeId id) const { return nodes_[id].is_leaf(); }
@@ -244,13 +228,7 @@ class Graph {
   /// This graph's instance of extension E (made on first use): Note [Extension points].
   template <class E>
   E& extension() {
-    const size_t slot = detail::extension_slot<E>();
-    if (slot >= slots_.size()) slots_.resize(slot + 1, nullptr);
-    if (slots_[slot] == nullptr) {
-      extensions_.push_back(std::make_unique<E>());
-      slots_[slot] = extensions_.back().get();
-    }
-    return static_cast<E&>(*slots_[slot]);
+    return detail::find_or_make<E>(slots_, extensions_);
   }
 
  private:
@@ -260,7 +238,6 @@ class Graph {
   template <bool kCheckAnomalies>
   void run_backward(NodeId from);
   void quiesce() noexcept;
-  [[noreturn]] void throw_bad_group(NodeId id, uint32_t group) const;
 
   std::vector<Node<T>> nodes_;
   std::vector<NodeId> input_ids_;

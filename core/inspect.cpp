@@ -95,7 +95,7 @@ GraphStats graph_stats(const Graph<T>& g) {
     }
     s.reached += int64_t(param_reached.size());
   }
-  // Fused regions (Note [Backward groups] in graph.hpp): runs of nodes with one group id.
+  // Fused regions (Note [Backward groups] in extension.hpp): runs of nodes with one group id.
   for (NodeId id = 0; id < n;) {
     NodeId end = id + 1;
     const uint32_t group = g.node(id).group;

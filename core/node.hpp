@@ -7,6 +7,11 @@
 // instead of reinterpreting bytes. Attribute structs are trivially copyable and at most
 // AttrSlot::kCapacity bytes; what is larger goes into Graph::allocate() and the struct keeps
 // a pointer to it.
+//
+// Note [Aliases]: reshape, detach and slices along the leading axis do not copy. Their value
+// points into their input's value, and (except detach) their gradient points into their
+// input's gradient, so their backward has nothing to do. Values on the tape are never written
+// after their op returns, which is what makes sharing safe.
 #pragma once
 
 #include <cstddef>

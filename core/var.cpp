@@ -39,11 +39,28 @@ Graph<T>& graph_of(const char* op, std::span<const Var<T>> vars) {
   return g;
 }
 
+template <Scalar T>
+Var<T> Graph<T>::var(NodeId id) {
+  if (id >= nodes_.size())
+    throw GraphError(
+        fmt::format("Graph::var: node {} does not exist ({} nodes)", id, nodes_.size()));
+  return Var<T>(this, id, round_);
+}
+
+template <Scalar T>
+void Graph<T>::check(Var<T> v, const char* op) const {
+  if (v.graph_ != this || v.round_ != round_ || v.id_ >= nodes_.size()) v.throw_invalid(this, op);
+}
+
 template class Var<float>;
 template class Var<double>;
 template Graph<float>& graph_of<float>(const char*, std::span<const Var<float>>);
 template Graph<double>& graph_of<double>(const char*, std::span<const Var<double>>);
 template void Graph<float>::check_live(Var<float>, const char*);
+template void Graph<float>::check(Var<float>, const char*) const;
+template void Graph<double>::check(Var<double>, const char*) const;
+template Var<float> Graph<float>::var(NodeId);
+template Var<double> Graph<double>::var(NodeId);
 template void Graph<double>::check_live(Var<double>, const char*);
 
 }  // namespace rwd

@@ -26,34 +26,27 @@ const OpDef<T> kExp{"exp", &detail::elementwise_backward<T>};
 template <Scalar T>
 const OpDef<T> kLog{"log", &detail::elementwise_backward<T>};
 
-template <Scalar T>
-Var<T> unary(const OpDef<T>& op, detail::EwOp code, Var<T> x) {
-  Graph<T>& g = graph_of(op.name, {x});
-  const Shape shape = x.shape();
-  return detail::record_elementwise(g, op, code, {x}, shape);
-}
-
 }  // namespace
 
 template <Scalar T>
 Var<T> sigmoid(Var<T> x) {
-  return unary(kSigmoid<T>, detail::EwOp::kSigmoid, x);
+  return detail::record_unary_elementwise(kSigmoid<T>, detail::EwOp::kSigmoid, x);
 }
 template <Scalar T>
 Var<T> tanh(Var<T> x) {
-  return unary(kTanh<T>, detail::EwOp::kTanh, x);
+  return detail::record_unary_elementwise(kTanh<T>, detail::EwOp::kTanh, x);
 }
 template <Scalar T>
 Var<T> relu(Var<T> x) {
-  return unary(kRelu<T>, detail::EwOp::kRelu, x);
+  return detail::record_unary_elementwise(kRelu<T>, detail::EwOp::kRelu, x);
 }
 template <Scalar T>
 Var<T> exp(Var<T> x) {
-  return unary(kExp<T>, detail::EwOp::kExp, x);
+  return detail::record_unary_elementwise(kExp<T>, detail::EwOp::kExp, x);
 }
 template <Scalar T>
 Var<T> log(Var<T> x) {
-  return unary(kLog<T>, detail::EwOp::kLog, x);
+  return detail::record_unary_elementwise(kLog<T>, detail::EwOp::kLog, x);
 }
 
 #define REWIND_INSTANTIATE(T)      \

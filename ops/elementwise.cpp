@@ -122,13 +122,6 @@ Var<T> binary(const OpDef<T>& op, const OpDef<T>& general, detail::EwOp code, Va
   return y;
 }
 
-template <Scalar T>
-Var<T> unary(const OpDef<T>& op, detail::EwOp code, Var<T> x, T s = T(0)) {
-  Graph<T>& g = graph_of(op.name, {x});
-  const Shape shape = x.shape();
-  return detail::record_elementwise(g, op, code, {x}, shape, s);
-}
-
 }  // namespace
 
 template <Scalar T>
@@ -149,19 +142,19 @@ Var<T> div(Var<T> a, Var<T> b) {
 }
 template <Scalar T>
 Var<T> neg(Var<T> x) {
-  return unary(kNeg<T>, EwOp::kNeg, x);
+  return detail::record_unary_elementwise(kNeg<T>, EwOp::kNeg, x);
 }
 template <Scalar T>
 Var<T> add_scalar(Var<T> x, T s) {
-  return unary(kAddScalar<T>, EwOp::kAddScalar, x, s);
+  return detail::record_unary_elementwise(kAddScalar<T>, EwOp::kAddScalar, x, s);
 }
 template <Scalar T>
 Var<T> mul_scalar(Var<T> x, T s) {
-  return unary(kMulScalar<T>, EwOp::kMulScalar, x, s);
+  return detail::record_unary_elementwise(kMulScalar<T>, EwOp::kMulScalar, x, s);
 }
 template <Scalar T>
 Var<T> square(Var<T> x) {
-  return unary(kSquare<T>, EwOp::kSquare, x);
+  return detail::record_unary_elementwise(kSquare<T>, EwOp::kSquare, x);
 }
 
 #define REWIND_INSTANTIATE(T)            \

@@ -5,7 +5,7 @@
 // graph when it is the next node after that region's last one and iterates over the same
 // rows (every axis but the last); otherwise it opens a new region. So a region is a run of
 // consecutive nodes, closed by the first op that is not elementwise. Its members are the
-// tape's own nodes, marked as one backward group (Note [Backward groups] in core/graph.hpp):
+// tape's own nodes, marked as one backward group (Note [Backward groups] in core/extension.hpp):
 // inspection lists them and anomaly mode names them. The reverse walk hands the region to
 // FusedRegions::backward_group once, at its last node. That walks blocks of rows small
 // enough to stay in L1 (kScratchElems for all members) and, within a block, the members in

@@ -111,6 +111,14 @@ Var<T> record_elementwise(Graph<T>& g, const OpDef<T>& op, EwOp code,
                             out, s, offset);
 }
 
+/// record_elementwise for an op of one input x, whose output has x's shape.
+template <Scalar T>
+Var<T> record_unary_elementwise(const OpDef<T>& op, EwOp code, Var<T> x, T s = T(0)) {
+  Graph<T>& g = graph_of(op.name, {x});
+  const Shape shape = x.shape();  // a copy: recording may move the node array
+  return record_elementwise(g, op, code, {x}, shape, s);
+}
+
 /// The backward of one elementwise node outside any region (fusion off).
 template <Scalar T>
 void elementwise_backward(const Backward<T>& b);
