@@ -1,4 +1,4 @@
-// concat, slice, split, chunk, reshape, transpose, detach: forward and backward.
+// concat, stack, slice, split, chunk, reshape, transpose, detach: forward and backward.
 #include "rewind/ops/shape.hpp"
 
 #include <fmt/format.h>
@@ -16,6 +16,10 @@ namespace {
 
 // concat's attribute.
 struct ConcatAttrs {
+  int axis;
+};
+// stack's attribute: the new axis, in the result.
+struct StackAttrs {
   int axis;
 };
 // slice's attributes: the axis and where along it the slice starts.
@@ -46,6 +50,18 @@ void concat_backward(const Backward<T>& b) {
     }
     offset += width;
   }
+}
+
+// y = stack(x_0, ..., x_{k-1}) along a new axis;  dx_j += dy[.., j, ..]
+template <Scalar T>
+void stack_backward(const Backward<T>& b) {
+  const AxisSplit out = split_at_axis(b.shape(), b.template attrs<StackAttrs>().axis);
+  const T* dy = b.dy();
+  for (uint32_t j = 0; j < b.num_inputs(); ++j)
+    if (T* dx = b.dx(j))
+      for (int64_t o = 0; o < out.outer; ++o)
+        detail::kernels<T>().add_into(dx + o * out.inner, dy + (o * out.n + j) * out.inner,
+                                      out.inner);
 }
 
 // y = x[..., start:stop, ...] along axis;  dx[..., start:stop, ...] += dy
@@ -100,6 +116,8 @@ void transpose_backward(const Backward<T>& b) {
 template <Scalar T>
 const OpDef<T> kConcat{"concat", &concat_backward<T>};
 template <Scalar T>
+const OpDef<T> kStack{"stack", &stack_backward<T>};
+template <Scalar T>
 const OpDef<T> kSlice{"slice", &slice_backward<T>};
 // A slice along the last axis: an instruction of fused regions (ops/fusion.cpp).
 template <Scalar T>
@@ -144,6 +162,38 @@ Var<T> concat(std::span<const Var<T>> xs, int axis) {
       std::memcpy(out + o * os.n * os.inner + offset, n.value + o * width,
                   size_t(width) * sizeof(T));
     offset += width;
+  }
+  return y;
+}
+
+template <Scalar T>
+Var<T> stack(std::span<const Var<T>> xs, int axis) {
+  Graph<T>& g = graph_of("stack", xs);
+  const Shape first = g.node(xs[0].id()).shape;
+  const int rank = first.rank() + 1;
+  if (axis < -rank || axis >= rank)
+    throw IndexError(fmt::format(
+        "stack: axis {} is out of range for stacking values of shape {} (a result of rank {})",
+        axis, first.str(), rank));
+  if (rank > Shape::kMaxRank)
+    throw ShapeError(fmt::format("stack: values of shape {} would stack to rank {}, above {}",
+                                 first.str(), rank, Shape::kMaxRank));
+  for (size_t j = 1; j < xs.size(); ++j)
+    if (!(g.node(xs[j].id()).shape == first))
+      throw ShapeError(fmt::format("stack: input {} has shape {} but input 0 has shape {}", j,
+                                   g.node(xs[j].id()).shape.str(), first.str()));
+  const int a = axis < 0 ? axis + rank : axis;
+  std::array<int64_t, Shape::kMaxRank> dims{};
+  for (int d = 0, from = 0; d < rank; ++d) dims[size_t(d)] = d == a ? 1 : first[from++];
+  const Shape out_shape =
+      Shape(std::span<const int64_t>(dims.data(), size_t(rank))).with_dim(a, int64_t(xs.size()));
+  auto [y, out] = g.record(kStack<T>, xs, out_shape, StackAttrs{a});
+  const AxisSplit os = split_at_axis(out_shape, a);
+  for (size_t j = 0; j < xs.size(); ++j) {
+    const T* src = g.node(xs[j].id()).value;
+    for (int64_t o = 0; o < os.outer; ++o)
+      std::memcpy(out + (o * os.n + int64_t(j)) * os.inner, src + o * os.inner,
+                  size_t(os.inner) * sizeof(T));
   }
   return y;
 }
@@ -287,6 +337,7 @@ Var<T> detach(Var<T> x) {
 // nested template arguments as a shift.
 #define REWIND_INSTANTIATE(T)                                                \
   template Var<T> concat(std::span<const Var<T>>, int);                      \
+  template Var<T> stack(std::span<const Var<T>>, int);                       \
   template Var<T> slice(Var<T>, int, int64_t, int64_t);                      \
   template std::vector<Var<T>> split(Var<T>, int, std::span<const int64_t>); \
   template std::vector<Var<T>> chunk(Var<T>, int, int);                      \
@@ -302,8 +353,8 @@ REWIND_INSTANTIATE(double)
 
 namespace detail {
 const OpInfo kShapeOps[] = {
-    {kConcat<double>.name, true},    {kSlice<double>.name, true},   {kReshape<double>.name, true},
-    {kTranspose<double>.name, true}, {kDetach<double>.name, false},
+    {kConcat<double>.name, true},  {kStack<double>.name, true},     {kSlice<double>.name, true},
+    {kReshape<double>.name, true}, {kTranspose<double>.name, true}, {kDetach<double>.name, false},
 };
 std::span<const OpInfo> shape_ops() {
   return kShapeOps;

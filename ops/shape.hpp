@@ -1,4 +1,4 @@
-// Ops that move elements without arithmetic: concat, slice, split, chunk, reshape,
+// Ops that move elements without arithmetic: concat, stack, slice, split, chunk, reshape,
 // transpose, detach.
 #pragma once
 
@@ -17,6 +17,15 @@ Var<T> concat(std::span<const Var<T>> xs, int axis);
 template <Scalar T>
 Var<T> concat(std::initializer_list<Var<T>> xs, int axis) {
   return concat(std::span<const Var<T>>(xs.begin(), xs.size()), axis);
+}
+
+/// Joins `xs`, which must share one shape, along a new axis `axis` of the result (so
+/// -rank - 1 <= axis <= rank for inputs of rank `rank`; negative counts from the end).
+template <Scalar T>
+Var<T> stack(std::span<const Var<T>> xs, int axis);
+template <Scalar T>
+Var<T> stack(std::initializer_list<Var<T>> xs, int axis) {
+  return stack(std::span<const Var<T>>(xs.begin(), xs.size()), axis);
 }
 
 /// Elements [start, stop) of `axis`. Along the leading axis (or any axis with only size-1

@@ -1,4 +1,4 @@
-// concat, slice, split, chunk, reshape, transpose, detach.
+// concat, stack, slice, split, chunk, reshape, transpose, detach.
 #include "support.hpp"
 
 using namespace rwd;
@@ -18,6 +18,16 @@ GRAD_CASE("concat", "last axis, three inputs, one repeated") {
 GRAD_CASE("concat", "middle axis of rank 3") {
   return check({randn({2, 1, 3}, 65), randn({2, 2, 3}, 66)}, [](auto x) {
     return concat({x[0], x[1]}, 1);
+  });
+}
+GRAD_CASE("stack", "new leading axis, an input repeated") {
+  return check({randn({2, 3}, 71), randn({2, 3}, 72)}, [](auto x) {
+    return stack({x[0], x[1], x[0]}, 0);
+  });
+}
+GRAD_CASE("stack", "new middle and last axes") {
+  return check({randn({2, 3}, 73), randn({2, 3}, 74)}, [](auto x) {
+    return tanh(stack({x[0], x[1]}, 1)) + transpose(stack({x[1], x[0]}, -1), 1, 2);
   });
 }
 GRAD_CASE("slice", "leading axis (a view)") {
@@ -114,6 +124,42 @@ TEMPLATE_TEST_CASE("shape ops forward values", "[ops][shape]", float, double) {
   auto fifths = chunk(v3, 5, 1);
   REQUIRE(fifths.size() == 5);
   CHECK(fifths[3].value().at({1, 0, 2}) == T(132));
+}
+
+TEMPLATE_TEST_CASE("stack forward values", "[ops][shape][stack]", float, double) {
+  using T = TestType;
+  Graph<T> g;
+  auto a = g.constant(Tensor<T>::from({2, 2}, {1, 2, 3, 4}));
+  auto b = g.constant(Tensor<T>::from({2, 2}, {5, 6, 7, 8}));
+  auto s0 = stack({a, b}, 0);
+  REQUIRE(s0.shape() == Shape{2, 2, 2});
+  CHECK(s0.value()[4] == T(5));
+  auto s1 = stack({a, b}, 1);  // [[a0, b0], [a1, b1]]
+  REQUIRE(s1.shape() == Shape{2, 2, 2});
+  CHECK(s1.value()[2] == T(5));
+  CHECK(s1.value()[4] == T(3));
+  auto s2 = stack({a, b}, -1);  // pairs
+  CHECK(s2.value()[1] == T(5));
+  CHECK(s2.value()[2] == T(2));
+  auto scalars = stack({g.scalar(T(1)), g.scalar(T(2))}, 0);
+  CHECK(scalars.shape() == Shape{2});
+}
+
+TEST_CASE("stack errors name the op, the shapes and the axis", "[ops][shape][stack][errors]") {
+  Graph<double> g;
+  auto a = g.constant(Tensor<double>::zeros({2, 3}));
+  auto b = g.constant(Tensor<double>::zeros({3, 2}));
+  auto rank4 = g.constant(Tensor<double>::zeros({1, 1, 1, 1}));
+  const size_t before = g.size();
+  CHECK_THROWS_AS(stack({a, b}, 0), ShapeError);
+  CHECK_THROWS_WITH(stack({a, a, b}, 0), Catch::Contains("stack") && Catch::Contains("input 2") &&
+                                             Catch::Contains("[3, 2]") &&
+                                             Catch::Contains("[2, 3]"));
+  CHECK_THROWS_AS(stack({a, a}, 3), IndexError);
+  CHECK_THROWS_WITH(stack({a, a}, -4), Catch::Contains("stack") && Catch::Contains("axis -4"));
+  CHECK_THROWS_AS(stack({rank4, rank4}, 0), ShapeError);
+  CHECK_THROWS_AS(stack(std::span<const Var<double>>(), 0), GraphError);
+  CHECK(g.size() == before);
 }
 
 TEST_CASE("detach passes values and stops gradients", "[ops][detach]") {
