@@ -24,6 +24,7 @@
 #include "rewind/ops/elementwise.hpp"
 #include "rewind/ops/embedding.hpp"
 #include "rewind/ops/fusion.hpp"
+#include "rewind/ops/index.hpp"
 #include "rewind/ops/linalg.hpp"
 #include "rewind/ops/loss.hpp"
 #include "rewind/ops/norm.hpp"

@@ -20,6 +20,7 @@ std::span<const OpInfo> elementwise_ops();
 std::span<const OpInfo> activation_ops();
 std::span<const OpInfo> linalg_ops();
 std::span<const OpInfo> shape_ops();
+std::span<const OpInfo> index_ops();
 std::span<const OpInfo> reduce_ops();
 std::span<const OpInfo> norm_ops();
 std::span<const OpInfo> loss_ops();
