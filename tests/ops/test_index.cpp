@@ -42,6 +42,9 @@ TEMPLATE_TEST_CASE("gather and index_select forward values", "[ops][index]", flo
   REQUIRE(s.shape() == Shape{2, 3});
   CHECK(s.value()[0] == T(3));
   CHECK(s.value()[5] == T(4));
+  // The PyTorch idiom: x.gather(axis, x.argmax(axis, keepdim=True)) is max(x, axis, true).
+  auto picked = gather(a, 1, argmax(a, 1, true));
+  CHECK(picked.value()[1] == T(6));
 }
 
 TEST_CASE("gather's and index_select's gradients add up at repeated indices", "[ops][index]") {
