@@ -129,6 +129,23 @@ TEST_CASE("an empty or stale Var passed to an op names that op", "[core][contrac
       {"mean", [&](Var<double> v) { (void)mean(v, 0); }},
       {"softmax", [&](Var<double> v) { (void)softmax(v); }},
       {"cross_entropy", [&](Var<double> v) { (void)cross_entropy(v, ids); }},
+      {"nll_loss", [&](Var<double> v) { (void)nll_loss(v, ids); }},
+      {"binary_cross_entropy_with_logits",
+       [&](Var<double> v) { (void)binary_cross_entropy_with_logits(v, live); }},
+      {"var", [&](Var<double> v) { (void)var(v, 1); }},
+      {"std", [&](Var<double> v) { (void)rwd::std(v, 1); }},
+      {"logsumexp", [&](Var<double> v) { (void)logsumexp(v, 1); }},
+      {"max", [&](Var<double> v) { (void)max(v, 1); }},
+      {"argmax", [&](Var<double> v) { (void)argmax(v, 1); }},
+      {"gather",
+       [&](Var<double> v) {
+         (void)gather(v, 1, Indices({1, 1}, {0}));
+       }},
+      {"index_select", [&](Var<double> v) { (void)index_select(v, 0, ids); }},
+      {"stack",
+       [&](Var<double> v) {
+         (void)stack({v, live}, 0);
+       }},
       {"embedding", [&](Var<double> v) { (void)embedding(v, ids); }},
       {"dropout", [&](Var<double> v) { (void)dropout(v, 0.5, true, gen); }},
   };
