@@ -20,6 +20,7 @@
 #include "rewind/layers/checkpoint.hpp"
 #include "rewind/layers/layers.hpp"
 #include "rewind/ops/activation.hpp"
+#include "rewind/ops/blas.hpp"
 #include "rewind/ops/dropout.hpp"
 #include "rewind/ops/elementwise.hpp"
 #include "rewind/ops/embedding.hpp"

@@ -15,8 +15,9 @@
 // chunk, layer_norm; no fused op). cell: lstm, gru (PyTorch's equations, the same weights as
 // the built-in rows), lnlstm (layer-normalised LSTM, counted as an LSTM); cfg: small, ptb,
 // medium. Each runs right after the built-in row of its layer and size (lnlstm after lstm).
-// BM_SgemmCeiling: cblas_sgemm 1024×1024×1024 on one thread: the ceiling the rows are
-// judged against, measured in the same run.
+// BM_SgemmCeiling/<provider>: a 1024×1024×1024 sgemm on one thread through each GEMM
+// provider this build has (openblas, onednn; ops/blas.hpp): the ceiling the rows are judged
+// against (the faster of them), measured in the same run.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -113,14 +114,16 @@ std::vector<std::string> user_cells_after(const std::string& layer, const std::s
   return {};
 }
 
-void BM_SgemmCeiling(benchmark::State& state) {
+void BM_SgemmCeiling(benchmark::State& state, GemmProvider provider) {
   const int n = 1024;
   std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
+  const GemmProvider before = gemm_provider();
+  set_gemm_provider(provider);
   for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
-                0.0f, c.data(), n);
+    detail::gemm<float>(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
   }
+  set_gemm_provider(before);
   state.counters["GFLOPs"] =
       benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -131,18 +134,25 @@ int main(int argc, char** argv) {
   // Threads: 1 by default (single-thread rows); REWIND_BENCH_THREADS=2 runs every row with 2.
   const char* env = std::getenv("REWIND_BENCH_THREADS");
   const int threads = env != nullptr ? std::max(1, std::atoi(env)) : 1;
-  // rewind's threads run the directions of a bidirectional layer concurrently; its BLAS
-  // calls stay single-threaded (two BLAS threads per direction would oversubscribe 2 cores).
+  // rewind's threads run the directions of a bidirectional layer concurrently and share the
+  // rest among the products (Note [GEMM threads] in ops/blas.cpp); OpenBLAS stays on one.
   openblas_set_num_threads(1);
   rwd::set_num_threads(threads);
   // Which kernels ran (REWIND_ISA can lower the level): in the header and the JSON context.
   benchmark::AddCustomContext("rewind_isa", rwd::isa_name(rwd::active_isa()));
+  // Which GEMM provider ran the products (REWIND_GEMM pins one), e.g. for the ptb shape.
+  benchmark::AddCustomContext("rewind_gemm", rwd::describe_gemm<float>(700, 800, 200));
 #if defined(REWIND_BENCH_WITH_LIBTORCH)
   rwd::bench::register_libtorch_benchmarks(threads);
 #endif
-  benchmark::RegisterBenchmark("BM_SgemmCeiling", BM_SgemmCeiling)
-      ->Unit(benchmark::kMillisecond)
-      ->UseRealTime();
+  for (GemmProvider p : {GemmProvider::kOpenBLAS, GemmProvider::kOneDNN}) {
+    if (!gemm_provider_available(p)) continue;
+    benchmark::RegisterBenchmark(
+        (std::string("BM_SgemmCeiling/") + gemm_provider_name(p)).c_str(),
+        [p](benchmark::State& s) { BM_SgemmCeiling(s, p); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
   for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
     for (const Config& cfg : rwd::bench::kConfigs) {
       benchmark::RegisterBenchmark(
@@ -159,18 +169,25 @@ int main(int argc, char** argv) {
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
     }
-  // Two-thread rows of the bidirectional layer, in the same run: the two directions run
-  // concurrently (rwd::set_num_threads(2)); BLAS stays single-threaded.
-  for (const Config& cfg : rwd::bench::kConfigs)
-    benchmark::RegisterBenchmark(
-        (std::string("BM_TrainStep/bilstm/") + cfg.name + "/threads:2").c_str(),
-        [cfg](benchmark::State& s) {
-          rwd::set_num_threads(2);
-          BM_TrainStep(s, "bilstm", cfg);
-          rwd::set_num_threads(1);
-        })
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
+  // Two-thread rows, in the same run (rwd::set_num_threads(2)): the bidirectional layer runs
+  // its two directions concurrently, each with one thread for its products; the other layers
+  // give both threads to their products when the provider has threads (oneDNN), and run as
+  // on one thread otherwise.
+  for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
+    for (const Config& cfg : rwd::bench::kConfigs) {
+      if (std::string(layer) != "bilstm" && std::string(cfg.name) != "medium" &&
+          std::string(cfg.name) != "large")
+        continue;
+      benchmark::RegisterBenchmark(
+          (std::string("BM_TrainStep/") + layer + "/" + cfg.name + "/threads:2").c_str(),
+          [layer, cfg](benchmark::State& s) {
+            rwd::set_num_threads(2);
+            BM_TrainStep(s, layer, cfg);
+            rwd::set_num_threads(1);
+          })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -71,16 +71,23 @@ void register_libtorch_benchmarks(int threads) {
           [layer, cfg](benchmark::State& s) { libtorch_train_step(s, layer, cfg); })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
-  for (const Config& cfg : kConfigs)
-    benchmark::RegisterBenchmark(
-        (std::string("BM_LibTorchTrainStep/bilstm/") + cfg.name + "/threads:2").c_str(),
-        [cfg, threads](benchmark::State& s) {
-          torch::set_num_threads(2);
-          libtorch_train_step(s, "bilstm", cfg);
-          torch::set_num_threads(threads);
-        })
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
+  // Two-thread rows beside rewind's (bench_rnn.cpp): bilstm at every size, the others at
+  // medium and large.
+  for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
+    for (const Config& cfg : kConfigs) {
+      if (std::string(layer) != "bilstm" && std::string(cfg.name) != "medium" &&
+          std::string(cfg.name) != "large")
+        continue;
+      benchmark::RegisterBenchmark(
+          (std::string("BM_LibTorchTrainStep/") + layer + "/" + cfg.name + "/threads:2").c_str(),
+          [layer, cfg, threads](benchmark::State& s) {
+            torch::set_num_threads(2);
+            libtorch_train_step(s, layer, cfg);
+            torch::set_num_threads(threads);
+          })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
 }
 
 }  // namespace rwd::bench

@@ -12,8 +12,17 @@ namespace rwd {
 
 /// The number of threads rewind's layers may use (default 1). With 2 or more, the two
 /// directions of a bidirectional recurrent layer run concurrently, forward and backward.
+/// Products also follow it: a GEMM provider that has threads of its own (oneDNN) may use
+/// num_threads() of them, shared with the directions running concurrently (Note [Thread
+/// budget] in core/threads.cpp), so rewind never runs more threads than this.
 void set_num_threads(int threads);
 [[nodiscard]] int num_threads();
+
+namespace detail {
+/// The threads one operation on the calling thread may use now: num_threads(), divided among
+/// the rewind threads running at this moment on behalf of the caller (at least 1).
+[[nodiscard]] int thread_budget();
+}  // namespace detail
 
 class Worker {
  public:
@@ -48,6 +57,7 @@ class Worker {
   bool pending_ = false;
   bool running_ = false;
   bool stop_ = false;
+  bool counted_ = false;  // start() counted this job in its caller's thread budget
   std::exception_ptr error_;
   std::thread thread_;  // last: starts after the members it uses exist
 };

@@ -1,25 +1,164 @@
-// gemm through CBLAS (OpenBLAS on Debian).
+// GEMM providers: OpenBLAS through CBLAS, and oneDNN's sgemm when built with it.
 #include "rewind/ops/blas.hpp"
 
 #include <cblas.h>
+#include <fmt/format.h>
 
-#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <string_view>
+#include <type_traits>
 
-namespace rwd::detail {
+#include "rewind/core/error.hpp"
+#include "rewind/core/threads.hpp"
+
+#if REWIND_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#endif
+
+extern "C" void openblas_set_num_threads(int threads) __attribute__((weak));
+
+namespace rwd {
+namespace {
+
+constexpr bool kHaveOneDNN = REWIND_HAVE_DNNL != 0;
+
+GemmProvider provider_from_env() {
+  const char* env = std::getenv("REWIND_GEMM");
+  if (env == nullptr || *env == '\0') return GemmProvider::kAuto;
+  const std::string_view v(env);
+  for (GemmProvider p : {GemmProvider::kAuto, GemmProvider::kOpenBLAS, GemmProvider::kOneDNN}) {
+    if (v != gemm_provider_name(p)) continue;
+    if (!gemm_provider_available(p))
+      throw ValueError(fmt::format(
+          "REWIND_GEMM: '{}' is not in this build (rewind was built without oneDNN)", v));
+    return p;
+  }
+  throw ValueError(
+      fmt::format("REWIND_GEMM: unknown value '{}'; expected auto, openblas or onednn", v));
+}
+
+std::atomic<int> g_provider{-1};  // -1: REWIND_GEMM decides
+
+// Note [GEMM threads]: OpenBLAS has one process-wide thread count, so it cannot follow a
+// per-caller budget; it runs one thread (set once, before its first product here), which
+// also keeps its pool from fighting rewind's threads and other MPI ranks. oneDNN reads the
+// calling thread's OpenMP setting, so each product sets it to the caller's thread_budget()
+// and puts the caller's own setting back. On the recurrent layers' shapes oneDNN gave the same
+// bits with 1 and 2 threads (it shares rows and columns out, not sums); tests/ops/test_blas.cpp
+// checks a training step with 1 and 2 threads bit for bit.
+void use_one_openblas_thread() {
+  static const bool done = [] {
+    if (openblas_set_num_threads != nullptr) openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)done;
+}
+
+template <class T>
+void zero_k(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
+  // op(A) op(B) is all zeros; BLAS implementations disagree on this edge.
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+}
+
+CBLAS_TRANSPOSE cblas_op(bool trans) {
+  return trans ? CblasTrans : CblasNoTrans;
+}
+
+#if REWIND_HAVE_DNNL
+void onednn_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const int want = detail::thread_budget();
+  const int had = omp_get_max_threads();
+  if (had != want) omp_set_num_threads(want);
+  const dnnl_status_t st =
+      dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (had != want) omp_set_num_threads(had);
+  if (st != dnnl_success)
+    throw ValueError(fmt::format("gemm (onednn): dnnl_sgemm failed with status {} for [{}, {}] x "
+                                 "[{}, {}]",
+                                 int(st), m, k, k, n));
+}
+#endif
+
+}  // namespace
+
+const char* gemm_provider_name(GemmProvider p) {
+  switch (p) {
+    case GemmProvider::kAuto:
+      return "auto";
+    case GemmProvider::kOpenBLAS:
+      return "openblas";
+    case GemmProvider::kOneDNN:
+      return "onednn";
+  }
+  return "?";
+}
+
+bool gemm_provider_available(GemmProvider p) {
+  return p != GemmProvider::kOneDNN || kHaveOneDNN;
+}
+
+void set_gemm_provider(GemmProvider p) {
+  if (!gemm_provider_available(p))
+    throw ValueError(fmt::format("set_gemm_provider: '{}' is not in this build (rewind was built "
+                                 "without oneDNN)",
+                                 gemm_provider_name(p)));
+  g_provider.store(int(p), std::memory_order_relaxed);
+}
+
+GemmProvider gemm_provider() {
+  const int set = g_provider.load(std::memory_order_relaxed);
+  if (set >= 0) return GemmProvider(set);
+  static const GemmProvider from_env = provider_from_env();
+  return from_env;
+}
+
+// Auto: oneDNN for every float product when it is there. Measured on an AMD EPYC (Zen 5) with
+// the OpenBLAS kernel the machine picks, on the shapes of the recurrent layers' rows, it was
+// 1.5 to 2.7 times as fast on every one (docs/performance.md, "GEMM providers").
+template <Scalar T>
+GemmProvider gemm_provider_for(int64_t /*m*/, int64_t /*n*/, int64_t /*k*/) {
+  if constexpr (std::is_same_v<T, float>) {
+    const GemmProvider p = gemm_provider();
+    if (p == GemmProvider::kAuto) return kHaveOneDNN ? GemmProvider::kOneDNN : GemmProvider::kOpenBLAS;
+    return p;
+  } else {
+    return GemmProvider::kOpenBLAS;
+  }
+}
+
+template <Scalar T>
+std::string describe_gemm(int64_t m, int64_t n, int64_t k) {
+  const GemmProvider p = gemm_provider_for<T>(m, n, k);
+  const int threads = p == GemmProvider::kOneDNN ? detail::thread_budget() : 1;
+  return fmt::format("{} [{}, {}] x [{}, {}]: {}, {} thread{}",
+                     std::is_same_v<T, float> ? "float" : "double", m, k, k, n,
+                     gemm_provider_name(p), threads, threads == 1 ? "" : "s");
+}
+
+template GemmProvider gemm_provider_for<float>(int64_t, int64_t, int64_t);
+template GemmProvider gemm_provider_for<double>(int64_t, int64_t, int64_t);
+template std::string describe_gemm<float>(int64_t, int64_t, int64_t);
+template std::string describe_gemm<double>(int64_t, int64_t, int64_t);
+
+namespace detail {
 
 template <>
 void gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                  int64_t ldc) {
   if (m == 0 || n == 0) return;
-  if (k == 0) {  // op(A) op(B) is all zeros; BLAS implementations disagree on this edge
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
-    return;
-  }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda), b,
-              int(ldb), beta, c, int(ldc));
+  if (k == 0) return zero_k(m, n, beta, c, ldc);
+#if REWIND_HAVE_DNNL
+  if (gemm_provider_for<float>(m, n, k) == GemmProvider::kOneDNN)
+    return onednn_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#endif
+  use_one_openblas_thread();
+  cblas_sgemm(CblasRowMajor, cblas_op(trans_a), cblas_op(trans_b), int(m), int(n), int(k), alpha,
+              a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
 template <>
@@ -27,14 +166,11 @@ void gemm<double>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, d
                   const double* a, int64_t lda, const double* b, int64_t ldb, double beta,
                   double* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  if (k == 0) {
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0 ? 0.0 : beta * c[i * ldc + j];
-    return;
-  }
-  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda), b,
-              int(ldb), beta, c, int(ldc));
+  if (k == 0) return zero_k(m, n, beta, c, ldc);
+  use_one_openblas_thread();
+  cblas_dgemm(CblasRowMajor, cblas_op(trans_a), cblas_op(trans_b), int(m), int(n), int(k), alpha,
+              a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
-}  // namespace rwd::detail
+}  // namespace detail
+}  // namespace rwd

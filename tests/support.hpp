@@ -21,6 +21,16 @@ Tensor<double> uniform(Shape shape, double lo, double hi, uint64_t seed);
 RecurrentOptions rnn_options(int64_t input, int64_t hidden, int64_t layers = 1,
                              bool bidirectional = false);
 
+/// Sets rwd::set_num_threads for one scope and puts one thread back after it, also when the
+/// scope throws.
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int n) { set_num_threads(n); }
+  ~ScopedThreads() { set_num_threads(1); }
+  ScopedThreads(const ScopedThreads&) = delete;
+  ScopedThreads& operator=(const ScopedThreads&) = delete;
+};
+
 /// A fresh directory under the system's temporary directory, named for the test and the
 /// process ("rewind_<name>_<pid>").
 std::string temp_dir(const std::string& name);

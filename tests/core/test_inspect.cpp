@@ -309,10 +309,7 @@ TEST_CASE("gradient flow: two threads report what one thread reports, '-' includ
     INFO("loss on " << name);
     std::array<GradientFlowReport, 2> reports;
     for (int threads : {1, 2}) {
-      struct Threads {  // one thread again after this run, even when it throws
-        explicit Threads(int n) { set_num_threads(n); }
-        ~Threads() { set_num_threads(1); }
-      } guard(threads);
+      const rwd::test::ScopedThreads guard(threads);
       Graph<double> g;
       auto out = lstm.forward(g.input(x));
       lstm.zero_grad();

@@ -13,14 +13,6 @@ using rwd::test::randn;
 
 namespace {
 
-// Sets the thread budget for one test and restores one thread after it.
-struct Threads {
-  explicit Threads(int n) { set_num_threads(n); }
-  Threads(const Threads&) = delete;
-  Threads& operator=(const Threads&) = delete;
-  ~Threads() { set_num_threads(1); }
-};
-
 RecurrentOptions opts(int64_t layers) {
   RecurrentOptions o;
   o.input_size = 3;
@@ -33,7 +25,7 @@ RecurrentOptions opts(int64_t layers) {
 // Output, final states and every gradient of a fixed loss, with the given thread count.
 template <class Layer>
 std::vector<Tensor<double>> run(Layer& layer, int threads, const std::vector<int64_t>& lengths) {
-  Threads guard(threads);
+  const rwd::test::ScopedThreads guard(threads);
   Graph<double> g;
   auto x = g.input(randn({5, 2, 3}, 1), true);
   typename Layer::State init{};
@@ -73,7 +65,7 @@ TEMPLATE_TEST_CASE("two threads give the same numbers as one", "[layers][threads
 
 TEMPLATE_TEST_CASE("two threads: gradcheck of stacked bidirectional layers",
                    "[layers][threads][grad]", LSTM<double>, GRU<double>) {
-  Threads guard(2);
+  const rwd::test::ScopedThreads guard(2);
   Generator gen(4);
   TestType layer(opts(2), gen);
   std::vector<Tensor<double>> init;
@@ -86,7 +78,8 @@ TEMPLATE_TEST_CASE("two threads: gradcheck of stacked bidirectional layers",
 
 TEST_CASE("two threads: a training step makes no heap allocation after warm-up",
           "[layers][threads][alloc]") {
-  Threads guard(2);
+  const rwd::test::PinOpenBLAS pin;  // oneDNN's sgemm allocates; see alloc_counter.hpp
+  const rwd::test::ScopedThreads guard(2);
   Generator gen(7);
   RecurrentOptions o = opts(2);
   o.input_size = 8;
@@ -109,7 +102,7 @@ TEST_CASE("two threads: a training step makes no heap allocation after warm-up",
 
 TEST_CASE("two threads: an anomaly in the reverse direction reaches the caller",
           "[layers][threads][anomaly]") {
-  Threads guard(2);
+  const rwd::test::ScopedThreads guard(2);
   Generator gen(8);
   RNN<double> rnn(opts(1), gen, Nonlinearity::kRelu);
   rnn.cell(0, 1).weight_hh().value().fill(1e308);  // only the reverse direction overflows
@@ -130,7 +123,7 @@ TEST_CASE("two threads: the gradient-flow report includes the reverse direction'
   LSTM<double> layer(opts(2), gen);
   std::array<GradientFlowReport, 2> reports;
   for (int threads : {1, 2}) {
-    Threads guard(threads);
+    const rwd::test::ScopedThreads guard(threads);
     Graph<double> g;
     auto s = g.scope("encoder");
     auto out = layer.forward(g.input(randn({5, 2, 3}, 8)));
@@ -169,7 +162,7 @@ TEST_CASE("two threads: a layer run on a second graph before the first one's bac
   Generator gen(9);
   LSTM<double> layer(opts(1), gen);
   auto grads = [&](int threads, bool interleave) {
-    Threads guard(threads);
+    const rwd::test::ScopedThreads guard(threads);
     layer.zero_grad();
     Graph<double> g1;
     Graph<double> g2;
@@ -194,7 +187,7 @@ TEST_CASE("two threads: a layer run on a second graph before the first one's bac
 
 TEST_CASE("two threads: a side graph taken over by later graphs is refused, not misused",
           "[layers][threads][errors]") {
-  Threads guard(2);
+  const rwd::test::ScopedThreads guard(2);
   Generator gen(12);
   LSTM<double> layer(opts(1), gen);
   Linear<double> head(4, 1, gen);  // after the layer: its gradient would come first

@@ -387,6 +387,7 @@ TEST_CASE("fusion: a user cell on the sequence driver, gradient-checked with fus
 
 TEST_CASE("fusion: a user cell trains with no heap allocation per step once warm",
           "[fusion][alloc]") {
+  const rwd::test::PinOpenBLAS pin;  // oneDNN's sgemm allocates; see alloc_counter.hpp
   auto layer = user_lstm<float>(rwd::test::rnn_options(8, 16, 1, false), 33);
   Generator gen(34);
   const Tensor<float> x = Tensor<float>::normal({12, 4, 8}, 0, 1, gen);
@@ -412,10 +413,7 @@ TEST_CASE("fusion: a bidirectional user cell on two threads equals one thread",
   const Tensor<double> x = randn({5, 2, 3}, 36);
   std::array<std::vector<double>, 2> grads;
   for (int threads : {1, 2}) {
-    struct Threads {
-      explicit Threads(int n) { set_num_threads(n); }
-      ~Threads() { set_num_threads(1); }
-    } guard(threads);
+    const rwd::test::ScopedThreads guard(threads);
     Graph<double> g;
     set_fusion(g, true);
     layer.zero_grad();
@@ -591,10 +589,7 @@ TEST_CASE("fusion: a graph's setting reaches the reverse direction on two thread
           "[fusion][threads]") {
   auto layer = user_lstm<float>(rwd::test::rnn_options(3, 4, 1, true), 61);
   const Tensor<float> x = Tensor<float>::normal({5, 2, 3}, 0, 1, *std::make_unique<Generator>(62));
-  struct Threads {
-    Threads() { set_num_threads(2); }
-    ~Threads() { set_num_threads(1); }
-  } guard;
+  const rwd::test::ScopedThreads guard(2);
   for (bool fused : {true, false}) {
     Graph<float> g;
     set_fusion(g, fused);
