@@ -147,9 +147,8 @@ int main(int argc, char** argv) {
 #endif
   for (GemmProvider p : {GemmProvider::kOpenBLAS, GemmProvider::kOneDNN}) {
     if (!gemm_provider_available(p)) continue;
-    benchmark::RegisterBenchmark(
-        (std::string("BM_SgemmCeiling/") + gemm_provider_name(p)).c_str(),
-        [p](benchmark::State& s) { BM_SgemmCeiling(s, p); })
+    benchmark::RegisterBenchmark((std::string("BM_SgemmCeiling/") + gemm_provider_name(p)).c_str(),
+                                 [p](benchmark::State& s) { BM_SgemmCeiling(s, p); })
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }

@@ -34,11 +34,13 @@ enum class GemmProvider : uint8_t {
 void set_gemm_provider(GemmProvider p);
 [[nodiscard]] GemmProvider gemm_provider();
 
-/// The provider that runs a product of op(A) [m, k] by op(B) [k, n] in T now, as a name
-/// ("onednn"), and the threads it may use (detail::thread_budget()).
+/// The provider that runs a product of op(A) [m, k] by op(B) [k, n] in T now.
 template <Scalar T>
 [[nodiscard]] GemmProvider gemm_provider_for(int64_t m, int64_t n, int64_t k);
-/// One line a user can print: "float [700, 200] x [200, 800]: onednn, 1 thread".
+/// One line a user can print: the provider and the threads a product of op(A) [m, k] by
+/// op(B) [k, n] in T gets now, e.g. "float [700, 200] x [200, 800]: onednn, 1 thread".
+/// oneDNN's products share the caller's budget (detail::thread_budget()) when at least one
+/// output dimension is 1024 or more (Note [GEMM threads] in ops/blas.cpp).
 template <Scalar T>
 [[nodiscard]] std::string describe_gemm(int64_t m, int64_t n, int64_t k);
 

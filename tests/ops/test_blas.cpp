@@ -3,6 +3,7 @@
 // stay bounded.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -47,8 +48,9 @@ std::vector<float> values(int64_t n, uint64_t seed) {
 std::vector<float> lstm_step_grads(int threads) {
   const rwd::test::ScopedThreads guard(threads);
   Generator gen(41);
-  LSTM<float> lstm(rwd::test::rnn_options(24, 48), gen);
-  const Tensor<float> x = Tensor<float>::normal({6, 16, 24}, 0, 1, gen);
+  // 4H = 1024 gate columns: the gate products are cut in pieces (Note [GEMM threads]).
+  LSTM<float> lstm(rwd::test::rnn_options(64, 256), gen);
+  const Tensor<float> x = Tensor<float>::normal({4, 32, 64}, 0, 1, gen);
   Graph<float> g;
   auto out = lstm.forward(g.input(x));
   g.backward(sum(square(out.output)));
@@ -60,8 +62,7 @@ std::vector<float> lstm_step_grads(int threads) {
 
 }  // namespace
 
-TEST_CASE("gemm: every provider computes the product, in every transpose and stride",
-          "[gemm]") {
+TEST_CASE("gemm: every provider computes the product, in every transpose and stride", "[gemm]") {
   struct Shape {
     int64_t m, n, k;
   };
@@ -74,8 +75,8 @@ TEST_CASE("gemm: every provider computes the product, in every transpose and str
         const std::vector<float> b = values((tb ? s.n : s.k) * ldb, 2);
         const std::vector<float> c0 = values(s.m * ldc, 3);
         for (GemmProvider p : providers()) {
-          INFO(gemm_provider_name(p) << " m=" << s.m << " n=" << s.n << " k=" << s.k
-                                     << " ta=" << ta << " tb=" << tb);
+          INFO(gemm_provider_name(p)
+               << " m=" << s.m << " n=" << s.n << " k=" << s.k << " ta=" << ta << " tb=" << tb);
           const ScopedProvider pin(p);
           CHECK(gemm_provider_for<float>(s.m, s.n, s.k) == p);
           std::vector<float> c = c0;
@@ -129,6 +130,7 @@ TEST_CASE("gemm: the provider can be read, printed and pinned", "[gemm]") {
     const rwd::test::ScopedThreads guard(2);
     CHECK(describe_gemm<float>(64, 2048, 512) ==
           "float [64, 512] x [512, 2048]: onednn, 2 threads");
+    CHECK(describe_gemm<float>(20, 800, 200) == "float [20, 200] x [200, 800]: onednn, 1 thread");
   } else {
     CHECK_THROWS_AS(set_gemm_provider(GemmProvider::kOneDNN), ValueError);
     CHECK_THROWS_WITH(set_gemm_provider(GemmProvider::kOneDNN), Catch::Contains("onednn"));
@@ -144,6 +146,22 @@ TEST_CASE("gemm: REWIND_GEMM sets the process default", "[gemm][gemm-env]") {
     CHECK(gemm_provider() == GemmProvider::kAuto);
   else
     CHECK(gemm_provider_name(gemm_provider()) == v);
+}
+
+TEST_CASE("gemm: a product gives the same bits on one and two threads", "[gemm][threads]") {
+  // [64, 2048] x [2048, 1024]: cut in two pieces, each of a shape ([64, 2048] x [2048, 512])
+  // on which oneDNN left to itself splits the inner
+  // dimension among its threads and rounds differently on 1 and 2.
+  const int64_t m = 64, n = 1024, k = 2048;
+  const std::vector<float> a = values(m * k, 4), b = values(n * k, 5);
+  std::array<std::vector<float>, 2> c;
+  for (int threads : {1, 2}) {
+    const rwd::test::ScopedThreads guard(threads);
+    c[size_t(threads - 1)].assign(size_t(m * n), 0.0f);
+    detail::gemm<float>(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f,
+                        c[size_t(threads - 1)].data(), n);
+  }
+  CHECK(c[0] == c[1]);
 }
 
 TEST_CASE("gemm: a training step gives the same bits on one and two threads", "[gemm][threads]") {
