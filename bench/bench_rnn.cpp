@@ -15,6 +15,8 @@
 // chunk, layer_norm; no fused op). cell: lstm, gru (PyTorch's equations, the same weights as
 // the built-in rows), lnlstm (layer-normalised LSTM, counted as an LSTM); cfg: small, ptb,
 // medium. Each runs right after the built-in row of its layer and size (lnlstm after lstm).
+// BM_OneDNNTrainStep/<layer>/<cfg>: the same step with oneDNN's RNN primitives
+// (bench/onednn_steps.cpp), when Debian's libdnnl-dev is installed.
 // BM_SgemmCeiling: cblas_sgemm 1024×1024×1024 on one thread: the ceiling the rows are
 // judged against, measured in the same run.
 #include <benchmark/benchmark.h>
@@ -139,6 +141,9 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("rewind_isa", rwd::isa_name(rwd::active_isa()));
 #if defined(REWIND_BENCH_WITH_LIBTORCH)
   rwd::bench::register_libtorch_benchmarks(threads);
+#endif
+#if defined(REWIND_BENCH_WITH_ONEDNN)
+  rwd::bench::register_onednn_benchmarks(threads);
 #endif
   benchmark::RegisterBenchmark("BM_SgemmCeiling", BM_SgemmCeiling)
       ->Unit(benchmark::kMillisecond)
