@@ -9,7 +9,8 @@
 
 Uses the median of the repetitions of every row, and prints each table whose rows are in
 the files: the training steps (GFLOP/s as a percentage of the median of BM_SgemmCeiling from
-the same run; ratio = rewind throughput / LibTorch throughput), the user cells next to their
+the same run; speed-up = rewind throughput / LibTorch throughput, and the same against
+oneDNN), the user cells next to their
 built-in twins (ratio = user time / built-in time), the two-thread rows, and the broadcast
 positions of bench_core (ratios of ns per element).
 """
@@ -53,12 +54,14 @@ def train_steps(rows):
     ceiling = rows["BM_SgemmCeiling"]["GFLOPs"]
     print(f"sgemm ceiling (BM_SgemmCeiling, 1024³, 1 thread): **{ceiling:.1f} GFLOP/s**\n")
     print("| layer | cfg | rewind GFLOP/s | % of ceiling | time/step | allocs/step | graph bytes |"
-          " LibTorch GFLOP/s | LibTorch time/step | LibTorch step bytes | speed-up |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          " LibTorch GFLOP/s | LibTorch time/step | LibTorch step bytes | speed-up |"
+          " oneDNN GFLOP/s | oneDNN time/step | vs oneDNN |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for layer in ["rnn", "lstm", "gru", "bilstm"]:
         for cfg in ["small", "ptb", "medium", "large"]:
             r = rows.get(f"BM_TrainStep/{layer}/{cfg}")
             t = rows.get(f"BM_LibTorchTrainStep/{layer}/{cfg}")
+            o = rows.get(f"BM_OneDNNTrainStep/{layer}/{cfg}")
             if r is None:
                 continue
             line = (f"| {layer} | {cfg} | {r['GFLOPs']:.1f} | {100 * r['GFLOPs'] / ceiling:.0f}% | "
@@ -69,6 +72,11 @@ def train_steps(rows):
                          f"{t['step_bytes'] / 1e6:.1f} MB | {r['GFLOPs'] / t['GFLOPs']:.2f}× |")
             else:
                 line += " – | – | – | – |"
+            if o is not None:
+                line += (f" {o['GFLOPs']:.1f} | {fmt_time(o['time_per_step'])} | "
+                         f"{r['GFLOPs'] / o['GFLOPs']:.2f}× |")
+            else:
+                line += " – | – | – |"
             print(line)
 
 

@@ -8,6 +8,7 @@ packages=(
   g++ cmake ninja-build ccache git
   libboost-graph-dev libfmt-dev catch2 libbenchmark-dev libopenblas-dev
   nlohmann-json3-dev clang-format clang-tidy python3
+  libdnnl-dev  # oneDNN: bench_rnn's BM_OneDNNTrainStep peer rows and their test
   clang libclang-rt-14-dev  # the safetensors fuzzer: clang++ with libFuzzer (run-fuzzer.sh)
 )
 # Extra packages for the optional LibTorch comparison and PyTorch reference data:
