@@ -41,17 +41,18 @@ void onednn_train_step(benchmark::State& state, const std::string& layer, const 
   std::vector<TorchWeights> weights;
   for (int d = 0; d < (bidirectional ? 2 : 1); ++d)
     weights.push_back(random_weights(cell, cfg, rng));
-  OneDNNTrainStep step(cell, {cfg.steps, cfg.batch, cfg.input, cfg.hidden, bidirectional}, weights);
+  OneDNNTrainStep onednn(cell, {cfg.steps, cfg.batch, cfg.input, cfg.hidden, bidirectional},
+                         weights);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> x(size_t(cfg.steps * cfg.batch * cfg.input));
   for (float& e : x) e = normal(rng);
-  step.set_input(x);
+  onednn.set_input(x);
 
-  for (int i = 0; i < 2; ++i) step.step();  // warm-up
+  for (int i = 0; i < 2; ++i) onednn.step();  // warm-up
   const int64_t allocs_before = rwd::test::allocation_count();
   int64_t steps = 0;
   for (auto _ : state) {
-    step.step();
+    onednn.step();
     ++steps;
   }
   const int64_t allocs = rwd::test::allocation_count() - allocs_before;
@@ -75,6 +76,13 @@ void register_onednn_benchmarks(int threads) {
           [layer, cfg, threads](benchmark::State& s) { onednn_train_step(s, layer, cfg, threads); })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
+  // Beside BM_TrainStep/bilstm/<cfg>/threads:2: oneDNN's own use of two OpenMP threads.
+  for (const Config& cfg : kConfigs)
+    benchmark::RegisterBenchmark(
+        (std::string("BM_OneDNNTrainStep/bilstm/") + cfg.name + "/threads:2").c_str(),
+        [cfg](benchmark::State& s) { onednn_train_step(s, "bilstm", cfg, 2); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
 }
 
 }  // namespace rwd::bench

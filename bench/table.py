@@ -126,12 +126,19 @@ def two_threads(rows):
                      f"{t1['time_per_step'] / t2['time_per_step']:.2f}× |")
         else:
             line += " – | – | – |"
+        o1 = rows.get(f"BM_OneDNNTrainStep/bilstm/{cfg}")
+        o2 = rows.get(f"BM_OneDNNTrainStep/bilstm/{cfg}/threads:2")
+        if o1 is not None and o2 is not None:
+            line += (f" {fmt_time(o1['time_per_step'])} | {fmt_time(o2['time_per_step'])} | "
+                     f"{o1['time_per_step'] / o2['time_per_step']:.2f}× |")
+        else:
+            line += " – | – | – |"
         lines.append(line)
     if lines:
         print("\nTwo threads (the directions of the bidirectional layer run concurrently):\n")
         print("| layer | cfg | rewind 1 thread | rewind 2 threads | speed-up | LibTorch 1 thread |"
-              " LibTorch 2 threads | speed-up |")
-        print("|---|---|---|---|---|---|---|---|")
+              " LibTorch 2 threads | speed-up | oneDNN 1 thread | oneDNN 2 threads | speed-up |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         print("\n".join(lines))
 
 
