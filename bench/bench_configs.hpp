@@ -1,4 +1,5 @@
-// The benchmark configurations shared by rewind's and LibTorch's training-step benchmarks.
+// The benchmark configurations shared by rewind's, LibTorch's and oneDNN's training-step
+// benchmarks.
 #pragma once
 
 #include <cstdint>
@@ -30,5 +31,9 @@ inline double train_step_flops(const Config& c, int gates, int directions) {
 
 /// Registers BM_LibTorchTrainStep rows (bench/torch_steps.cpp, only built with LibTorch).
 void register_libtorch_benchmarks(int threads);
+
+/// Registers BM_OneDNNTrainStep rows (bench/onednn_steps.cpp, only built with oneDNN); oneDNN
+/// runs on `threads` OpenMP threads.
+void register_onednn_benchmarks(int threads);
 
 }  // namespace rwd::bench

@@ -15,6 +15,8 @@
 // chunk, layer_norm; no fused op). cell: lstm, gru (PyTorch's equations, the same weights as
 // the built-in rows), lnlstm (layer-normalised LSTM, counted as an LSTM); cfg: small, ptb,
 // medium. Each runs right after the built-in row of its layer and size (lnlstm after lstm).
+// BM_OneDNNTrainStep/<layer>/<cfg>: the same step with oneDNN's RNN primitives
+// (bench/onednn_steps.cpp), when Debian's libdnnl-dev is installed.
 // BM_SgemmCeiling/<provider>: a 1024×1024×1024 sgemm on one thread through each GEMM
 // provider this build has (openblas, onednn; ops/blas.hpp): the ceiling the rows are judged
 // against (the faster of them), measured in the same run.
@@ -144,6 +146,9 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("rewind_gemm", rwd::describe_gemm<float>(700, 800, 200));
 #if defined(REWIND_BENCH_WITH_LIBTORCH)
   rwd::bench::register_libtorch_benchmarks(threads);
+#endif
+#if defined(REWIND_BENCH_WITH_ONEDNN)
+  rwd::bench::register_onednn_benchmarks(threads);
 #endif
   for (GemmProvider p : {GemmProvider::kOpenBLAS, GemmProvider::kOneDNN}) {
     if (!gemm_provider_available(p)) continue;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The table of docs/performance.md in one command: builds bench_rnn (with LibTorch rows when
-# libtorch-dev is installed: REWIND_WITH_TORCH=1 bash scripts/install-deps.sh), runs every
-# row REPS times (default 5) interleaved at random, single-threaded, and prints the medians
-# as a Markdown table. THREADS=2 gives the two-thread rows.
+# libtorch-dev is installed: REWIND_WITH_TORCH=1 bash scripts/install-deps.sh; with oneDNN
+# rows when libdnnl-dev is), runs every row REPS times (default 5) interleaved at random,
+# single-threaded, and prints the medians as a Markdown table. THREADS=2 gives the
+# two-thread rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

@@ -9,7 +9,8 @@
 
 Uses the median of the repetitions of every row, and prints each table whose rows are in
 the files: the training steps (GFLOP/s as a percentage of the median of BM_SgemmCeiling from
-the same run; ratio = rewind throughput / LibTorch throughput), the user cells next to their
+the same run; speed-up = rewind throughput / LibTorch throughput, and the same against
+oneDNN), the user cells next to their
 built-in twins (ratio = user time / built-in time), the two-thread rows, and the broadcast
 positions of bench_core (ratios of ns per element).
 """
@@ -59,12 +60,14 @@ def train_steps(rows):
           ", ".join(f"{p} {g:.1f} GFLOP/s" for p, g in ceilings.items()) +
           f"; ceiling: **{ceiling:.1f} GFLOP/s** ({best})\n")
     print("| layer | cfg | rewind GFLOP/s | % of ceiling | time/step | allocs/step | graph bytes |"
-          " LibTorch GFLOP/s | LibTorch time/step | LibTorch step bytes | speed-up |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          " LibTorch GFLOP/s | LibTorch time/step | LibTorch step bytes | speed-up |"
+          " oneDNN GFLOP/s | oneDNN time/step | vs oneDNN |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for layer in ["rnn", "lstm", "gru", "bilstm"]:
         for cfg in ["small", "ptb", "medium", "large"]:
             r = rows.get(f"BM_TrainStep/{layer}/{cfg}")
             t = rows.get(f"BM_LibTorchTrainStep/{layer}/{cfg}")
+            o = rows.get(f"BM_OneDNNTrainStep/{layer}/{cfg}")
             if r is None:
                 continue
             line = (f"| {layer} | {cfg} | {r['GFLOPs']:.1f} | {100 * r['GFLOPs'] / ceiling:.0f}% | "
@@ -75,6 +78,11 @@ def train_steps(rows):
                          f"{t['step_bytes'] / 1e6:.1f} MB | {r['GFLOPs'] / t['GFLOPs']:.2f}× |")
             else:
                 line += " – | – | – | – |"
+            if o is not None:
+                line += (f" {o['GFLOPs']:.1f} | {fmt_time(o['time_per_step'])} | "
+                         f"{r['GFLOPs'] / o['GFLOPs']:.2f}× |")
+            else:
+                line += " – | – | – |"
             print(line)
 
 
@@ -125,13 +133,20 @@ def two_threads(rows):
                      f"{t1['time_per_step'] / t2['time_per_step']:.2f}× |")
         else:
             line += " – | – | – |"
+        o1 = rows.get(f"BM_OneDNNTrainStep/bilstm/{cfg}")
+        o2 = rows.get(f"BM_OneDNNTrainStep/bilstm/{cfg}/threads:2")
+        if o1 is not None and o2 is not None:
+            line += (f" {fmt_time(o1['time_per_step'])} | {fmt_time(o2['time_per_step'])} | "
+                     f"{o1['time_per_step'] / o2['time_per_step']:.2f}× |")
+        else:
+            line += " – | – | – |"
         lines.append(line)
     if lines:
         print("\nTwo threads (the directions of the bidirectional layer run concurrently; the"
               " other layers share both among their products):\n")
         print("| layer | cfg | rewind 1 thread | rewind 2 threads | speed-up | LibTorch 1 thread |"
-              " LibTorch 2 threads | speed-up |")
-        print("|---|---|---|---|---|---|---|---|")
+              " LibTorch 2 threads | speed-up | oneDNN 1 thread | oneDNN 2 threads | speed-up |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         print("\n".join(lines))
 
 

@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build ccache git
   libboost-graph-dev libfmt-dev catch2 libbenchmark-dev libopenblas-dev
-  libdnnl-dev  # oneDNN: its sgemm is a GEMM provider (ops/blas.hpp); its RNN primitives a peer
+  libdnnl-dev  # oneDNN: its sgemm is a GEMM provider (ops/blas.hpp); its RNN primitives the
+               # peer of bench_rnn's BM_OneDNNTrainStep rows
   nlohmann-json3-dev clang-format clang-tidy python3
   clang libclang-rt-14-dev  # the safetensors fuzzer: clang++ with libFuzzer (run-fuzzer.sh)
 )
