@@ -12,15 +12,19 @@ namespace rwd {
 
 template <Scalar T>
 CellWeights<T>::CellWeights(const char* cell_name, int64_t input_size, int64_t hidden_size,
-                            int64_t gates, bool bias, Generator& gen)
-    : cell_name_(cell_name), input_size_(input_size), hidden_size_(hidden_size), has_bias_(bias) {
+                            int64_t gates, bool bias, Generator& gen, int64_t output_size)
+    : cell_name_(cell_name),
+      input_size_(input_size),
+      hidden_size_(hidden_size),
+      output_size_(output_size),
+      has_bias_(bias) {
   if (input_size <= 0 || hidden_size <= 0)
     throw ValueError(fmt::format("{}: input_size ({}) and hidden_size ({}) must be positive",
                                  cell_name, input_size, hidden_size));
   const double k = 1.0 / std::sqrt(double(hidden_size));
   const int64_t rows = gates * hidden_size;
   weight_ih_ = Parameter<T>(Tensor<T>::uniform({rows, input_size}, -k, k, gen));
-  weight_hh_ = Parameter<T>(Tensor<T>::uniform({rows, hidden_size}, -k, k, gen));
+  weight_hh_ = Parameter<T>(Tensor<T>::uniform({rows, output_size}, -k, k, gen));
   if (bias) {
     bias_ih_ = Parameter<T>(Tensor<T>::uniform({rows}, -k, k, gen));
     bias_hh_ = Parameter<T>(Tensor<T>::uniform({rows}, -k, k, gen));
@@ -69,9 +73,10 @@ void CellWeights<T>::check_step(Var<T> x, std::span<const Var<T>> state) const {
       throw GraphError(
           fmt::format("{}: state value {} is empty (use zero_state())", cell_name_, k));
     const Shape ss = state[k].shape();
-    if (!(ss == Shape{xs[0], hidden_size_}))
+    const int64_t width = k == 0 ? output_size_ : hidden_size_;
+    if (!(ss == Shape{xs[0], width}))
       throw ShapeError(fmt::format("{}: state value {} has shape {}, expected [{}, {}]", cell_name_,
-                                   k, ss.str(), xs[0], hidden_size_));
+                                   k, ss.str(), xs[0], width));
     if (&state[k].graph() != &x.graph())
       throw GraphError(fmt::format("{}: state value {} belongs to a different graph than the input",
                                    cell_name_, k));

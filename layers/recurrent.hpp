@@ -52,6 +52,17 @@ requires requires {
 struct CellState<C, T> {
   using type = typename C::State;
 };
+/// The width of a cell's output h (state element 0): its output_size() when it has one
+/// (an LSTM with a projection), else its hidden_size().
+template <class C>
+int64_t cell_output_size(const C& cell) {
+  if constexpr (requires {
+                  { cell.output_size() } -> std::convertible_to<int64_t>;
+                })
+    return cell.output_size();
+  else
+    return cell.hidden_size();
+}
 template <class S, class T>
 constexpr bool kIsStateArray = false;
 template <class T, size_t K>
@@ -60,7 +71,9 @@ constexpr bool kIsStateArray<std::array<Var<T>, K>, T> = K >= 1;
 
 /// A recurrent cell the driver can run: a Module with a scalar type, a State that is an
 /// std::array of Vars each [B, hidden_size] (element 0 is the output h), sizes, and
-/// step(x [B, input_size], state) -> state built from ops.
+/// step(x [B, input_size], state) -> state built from ops. A cell whose h has another width
+/// (an LSTM with a projection) says so with `int64_t output_size() const`; its other state
+/// elements stay [B, hidden_size].
 template <class C>
 concept RecurrentCell = std::derived_from<C, Module<typename C::Scalar>> && std::movable<C> &&
     requires(C& cell, const C& ccell, Var<typename C::Scalar> x, const typename C::State& s) {
@@ -128,10 +141,14 @@ struct RecurrentOptions {
   bool batch_first = false;  // input and output [B, T, ·] instead of [T, B, ·]
   double dropout = 0.0;      // on the outputs of every layer but the last, in train mode
   bool bidirectional = false;
+  /// LSTM only, as torch.nn.LSTM's proj_size: 0 (none) or P in 1..hidden_size-1, when each
+  /// step's h is projected to P features (h is [B, P], c stays [B, H]). See docs/recurrent.md.
+  int64_t proj_size = 0;
 };
 
-/// What a sequence layer returns: the output sequence [T, B, D·H] ([B, T, D·H] with
-/// batch_first), and the final value of each state element [L·D, B, H].
+/// What a sequence layer returns: the output sequence [T, B, D·O] ([B, T, D·O] with
+/// batch_first), and the final value of each state element [L·D, B, ·]: h_n [L·D, B, O],
+/// c_n [L·D, B, H]. O is hidden_size, or proj_size with a projection.
 template <Scalar T, size_t K>
 struct SequenceOutput {
   Var<T> output;
@@ -156,16 +173,17 @@ class Recurrent : public Module<typename detail::CellScalar<Cell>::type> {
       std::function<Cell(int64_t input_size, int64_t hidden_size, bool bias, Generator& gen)>;
 
   /// Builds num_layers × directions cells: layer 0 reads input_size features, later layers
-  /// read directions × hidden_size. `name` prefixes error messages ("LSTM", ...); in lower
-  /// case it begins the name scopes of each layer and direction ("lstm.l0.fwd", whose time
-  /// steps are "t=0", "t=1", ...).
+  /// read directions × O (O = proj_size when set, else hidden_size). `name` prefixes error
+  /// messages ("LSTM", ...); in lower case it begins the name scopes of each layer and
+  /// direction ("lstm.l0.fwd", whose time steps are "t=0", "t=1", ...).
   Recurrent(std::string name, const RecurrentOptions& options, const CellFactory& make_cell,
             Generator& gen);
 
   /// Runs the whole sequence.
   /// - input: [T, B, input_size] ([B, T, input_size] with batch_first).
-  /// - initial: per state element, [L·D, B, H] on the input's graph, or an empty Var for
-  ///   zeros. Index l·D + d is layer l, direction d (d = 1 reverse), as in PyTorch.
+  /// - initial: per state element, [L·D, B, O] for h and [L·D, B, H] for the others, on the
+  ///   input's graph, or an empty Var for zeros. Index l·D + d is layer l, direction d
+  ///   (d = 1 reverse), as in PyTorch.
   /// - lengths: empty (every sequence has T steps) or B values in 1..T. A sequence's final
   ///   state is taken at its own last step, the reverse direction starts there, and
   ///   outputs past its end are zero and pass no gradient.
@@ -173,6 +191,14 @@ class Recurrent : public Module<typename detail::CellScalar<Cell>::type> {
 
   [[nodiscard]] const RecurrentOptions& options() const { return options_; }
   [[nodiscard]] int directions() const { return options_.bidirectional ? 2 : 1; }
+  /// O, the width of h and of each direction's output: proj_size when set, else hidden_size.
+  [[nodiscard]] int64_t output_size() const {
+    return options_.proj_size > 0 ? options_.proj_size : options_.hidden_size;
+  }
+  /// The width of state element k: O for h (k = 0), hidden_size for the others.
+  [[nodiscard]] int64_t state_size(size_t k) const {
+    return k == 0 ? output_size() : options_.hidden_size;
+  }
   /// The cell of layer `layer`, direction `direction` (1 = reverse).
   [[nodiscard]] Cell& cell(int64_t layer, int direction) {
     return cells_[size_t(layer * directions() + direction)];
@@ -182,12 +208,14 @@ class Recurrent : public Module<typename detail::CellScalar<Cell>::type> {
   void visit(ModuleVisitor<T>& v) override;
 
  private:
+  void check_options() const;
+  void check_cell(const Cell& c, int64_t layer, int64_t input_size) const;
   void check_inputs(Var<T> input, const State& initial, std::span<const int64_t> lengths) const;
   State run_step(Cell& cell, Var<T> x, const State& state);
   void check_step(const State& next, int64_t layer, int direction, int64_t t, int64_t batch) const;
   struct Direction {
-    Var<T> output;  // [T·B, H]
-    State state;    // final values, each [B, H]
+    Var<T> output;  // [T·B, O]
+    State state;    // final values, [B, O] for h, [B, H] for the others
   };
   // The sizes of one forward and the values every layer reads.
   struct Run {
@@ -200,7 +228,7 @@ class Recurrent : public Module<typename detail::CellScalar<Cell>::type> {
   // Runs both directions of bidirectional layer `layer` (Note [Parallel directions]).
   std::array<Direction, 2> run_in_parallel(Graph<T>& g, int64_t layer, Var<T> in,
                                            const std::array<State, 2>& init, const Run& run);
-  // Runs layer `layer` over its input [T·B, I]: its output [T·B, D·H]; finals_ are set.
+  // Runs layer `layer` over its input [T·B, I]: its output [T·B, D·O]; finals_ are set.
   Var<T> run_layer(Graph<T>& g, int64_t layer, Var<T> in, const State& initial, const Run& run);
   Var<T> make_masks(Graph<T>& g, std::span<const int64_t> lengths, int64_t steps,
                     int64_t batch) const;
@@ -226,24 +254,49 @@ Recurrent<Cell>::Recurrent(std::string name, const RecurrentOptions& options,
   scope_name_ = name_;
   for (char& ch : scope_name_)
     ch = ch == '/' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (options.input_size <= 0 || options.hidden_size <= 0 || options.num_layers <= 0)
-    throw ValueError(
-        fmt::format("{}: input_size ({}), hidden_size ({}) and num_layers ({}) must be positive",
-                    name_, options.input_size, options.hidden_size, options.num_layers));
-  if (!(options.dropout >= 0.0 && options.dropout < 1.0))
-    throw ValueError(fmt::format("{}: dropout {} is not in [0, 1)", name_, options.dropout));
+  check_options();
   const int d_count = directions();
   cells_.reserve(size_t(options.num_layers * d_count));
   for (int64_t l = 0; l < options.num_layers; ++l)
     for (int d = 0; d < d_count; ++d) {
-      const int64_t in = l == 0 ? options.input_size : d_count * options.hidden_size;
+      const int64_t in = l == 0 ? options.input_size : d_count * output_size();
       cells_.push_back(make_cell(in, options.hidden_size, options.bias, gen));
-      const Cell& c = cells_.back();
-      if (c.input_size() != in || c.hidden_size() != options.hidden_size)
-        throw ValueError(
-            fmt::format("{}: the cell made for layer {} has sizes ({}, {}), expected ({}, {})",
-                        name_, l, c.input_size(), c.hidden_size(), in, options.hidden_size));
+      check_cell(cells_.back(), l, in);
     }
+}
+
+template <class Cell>
+void Recurrent<Cell>::check_options() const {
+  const RecurrentOptions& o = options_;
+  if (o.input_size <= 0 || o.hidden_size <= 0 || o.num_layers <= 0)
+    throw ValueError(
+        fmt::format("{}: input_size ({}), hidden_size ({}) and num_layers ({}) must be positive",
+                    name_, o.input_size, o.hidden_size, o.num_layers));
+  if (!(o.dropout >= 0.0 && o.dropout < 1.0))
+    throw ValueError(fmt::format("{}: dropout {} is not in [0, 1)", name_, o.dropout));
+  if (o.proj_size < 0 || (o.proj_size > 0 && o.proj_size >= o.hidden_size))
+    throw ValueError(
+        fmt::format("{}: proj_size ({}) must be 0 (no projection) or less than hidden_size ({})",
+                    name_, o.proj_size, o.hidden_size));
+}
+
+template <class Cell>
+void Recurrent<Cell>::check_cell(const Cell& c, int64_t layer, int64_t input_size) const {
+  if (c.input_size() != input_size || c.hidden_size() != options_.hidden_size)
+    throw ValueError(
+        fmt::format("{}: the cell made for layer {} has sizes ({}, {}), expected ({}, {})", name_,
+                    layer, c.input_size(), c.hidden_size(), input_size, options_.hidden_size));
+  const int64_t out = detail::cell_output_size(c);
+  if (out == output_size()) return;
+  if (options_.proj_size > 0 && out == options_.hidden_size)
+    throw ValueError(fmt::format(
+        "{}: proj_size ({}) is set, but this layer's cells have no projection (only LSTM takes "
+        "proj_size); set proj_size to 0",
+        name_, options_.proj_size));
+  throw ValueError(fmt::format(
+      "{}: the cell made for layer {} outputs h of width {}, expected {} (proj_size {}, "
+      "hidden_size {})",
+      name_, layer, out, output_size(), options_.proj_size, options_.hidden_size));
 }
 
 template <class Cell>
@@ -272,14 +325,15 @@ void Recurrent<Cell>::check_inputs(Var<T> input, const State& initial,
         fmt::format("{}: empty sequence: input shape {} has {} time steps and {} "
                     "batch rows; both must be at least 1",
                     name_, s.str(), steps, batch));
-  const Shape expected{options_.num_layers * directions(), batch, options_.hidden_size};
   for (size_t k = 0; k < kStateSize; ++k) {
     if (initial[k].empty()) continue;
+    const Shape expected{options_.num_layers * directions(), batch, state_size(k)};
     if (!(initial[k].shape() == expected))
       throw ShapeError(
           fmt::format("{}: initial state {} has shape {}, expected {} "
-                      "(num_layers × directions, batch, hidden_size)",
-                      name_, k, initial[k].shape().str(), expected.str()));
+                      "(num_layers × directions, batch, {})",
+                      name_, k, initial[k].shape().str(), expected.str(),
+                      k == 0 && options_.proj_size > 0 ? "proj_size" : "hidden_size"));
     if (&initial[k].graph() != &input.graph())
       throw GraphError(fmt::format(
           "{}: initial state {} belongs to a different graph than the input", name_, k));
@@ -320,7 +374,6 @@ typename Recurrent<Cell>::Direction Recurrent<Cell>::run_direction(Graph<T>& g, 
                                                                    const State& initial,
                                                                    Var<T> masks, int64_t steps,
                                                                    int64_t batch) {
-  const int64_t hidden = options_.hidden_size;
   const NameScope scope = layer_scope(g, layer, direction);
   Cell& c = cell(layer, direction);
   std::vector<Var<T>>& outputs = step_outputs_[size_t(direction)];
@@ -328,7 +381,7 @@ typename Recurrent<Cell>::Direction Recurrent<Cell>::run_direction(Graph<T>& g, 
   if constexpr (ProjectingCell<Cell>) in = c.project_input(in);  // [T·B, P], all steps at once
   State state;
   for (size_t k = 0; k < kStateSize; ++k)
-    state[k] = initial[k].empty() ? g.zeros(Shape{batch, hidden}) : initial[k];
+    state[k] = initial[k].empty() ? g.zeros(Shape{batch, state_size(k)}) : initial[k];
   for (int64_t i = 0; i < steps; ++i) {
     const int64_t t = direction == 0 ? i : steps - 1 - i;
     const NameScope step_scope = g.scope("t=", t);
@@ -347,7 +400,7 @@ typename Recurrent<Cell>::Direction Recurrent<Cell>::run_direction(Graph<T>& g, 
     }
     state = next;
   }
-  return {concat(std::span<const Var<T>>(outputs), 0), state};  // [T·B, H]
+  return {concat(std::span<const Var<T>>(outputs), 0), state};  // [T·B, O]
 }
 
 template <class Cell>
@@ -355,15 +408,15 @@ void Recurrent<Cell>::check_step(const State& next, int64_t layer, int direction
                                  int64_t batch) const {
   for (size_t k = 0; k < kStateSize; ++k) {
     const bool ok = !next[k].empty() && next[k].valid() && next[k].rank() == 2 &&
-                    next[k].size(0) == batch && next[k].size(1) == options_.hidden_size;
+                    next[k].size(0) == batch && next[k].size(1) == state_size(k);
     if (!ok)
       throw ShapeError(fmt::format(
           "{}: the cell of layer {} ({} direction) returned state {} at step {} {}; expected "
-          "[{}, {}] (batch, hidden_size)",
+          "[{}, {}] (batch, {})",
           name_, layer, direction == 0 ? "forward" : "reverse", k, t,
           next[k].valid() ? fmt::format("of shape {}", next[k].shape().str())
                           : std::string("as an empty or stale Var"),
-          batch, options_.hidden_size));
+          batch, state_size(k), k == 0 && options_.proj_size > 0 ? "proj_size" : "hidden_size"));
   }
 }
 
@@ -384,7 +437,7 @@ typename Recurrent<Cell>::VarT Recurrent<Cell>::make_masks(Graph<T>& g,
 template <class Cell>
 std::array<typename Recurrent<Cell>::Direction, 2> Recurrent<Cell>::run_in_parallel(
     Graph<T>& g, int64_t layer, Var<T> in, const std::array<State, 2>& init, const Run& run) {
-  const int64_t hidden = options_.hidden_size;
+  const int64_t out_width = output_size();
   // The values the reverse direction reads: the layer input and its initial states.
   std::array<Var<T>, 1 + kStateSize> reads;
   size_t n_reads = 0;
@@ -401,7 +454,7 @@ std::array<typename Recurrent<Cell>::Direction, 2> Recurrent<Cell>::run_in_paral
     Var<T> side_masks = masks.empty() ? Var<T>() : side.input_view(masks);
     const Direction rev =
         run_direction(side, layer, 1, side_reads[0], side_init, side_masks, run.steps, run.batch);
-    std::array<Var<T>, kStateSize + 1> parts;  // [T·B·H + K·B·H]
+    std::array<Var<T>, kStateSize + 1> parts;  // [T·B·O + B·(O + (K-1)·H)]
     parts[0] = reshape(rev.output, {-1});
     for (size_t k = 0; k < kStateSize; ++k) parts[k + 1] = reshape(rev.state[k], {-1});
     return concat(std::span<const Var<T>>(parts), 0);
@@ -412,12 +465,14 @@ std::array<typename Recurrent<Cell>::Direction, 2> Recurrent<Cell>::run_in_paral
   };
   Var<T> joined =
       parallel_.run(g, std::span<const Var<T>>(reads.data(), n_reads), anchor, reverse, forward);
-  const int64_t out_size = run.steps * run.batch * hidden;
+  const int64_t out_size = run.steps * run.batch * out_width;
   Direction rev;
-  rev.output = reshape(slice(joined, 0, 0, out_size), {run.steps * run.batch, hidden});
+  rev.output = reshape(slice(joined, 0, 0, out_size), {run.steps * run.batch, out_width});
+  int64_t at = out_size;
   for (size_t k = 0; k < kStateSize; ++k) {
-    const int64_t at = out_size + int64_t(k) * run.batch * hidden;
-    rev.state[k] = reshape(slice(joined, 0, at, at + run.batch * hidden), {run.batch, hidden});
+    const int64_t size = run.batch * state_size(k);
+    rev.state[k] = reshape(slice(joined, 0, at, at + size), {run.batch, state_size(k)});
+    at += size;
   }
   return {fwd, rev};
 }
@@ -425,14 +480,14 @@ std::array<typename Recurrent<Cell>::Direction, 2> Recurrent<Cell>::run_in_paral
 template <class Cell>
 typename Recurrent<Cell>::VarT Recurrent<Cell>::run_layer(Graph<T>& g, int64_t layer, Var<T> in,
                                                           const State& initial, const Run& run) {
-  const int64_t hidden = options_.hidden_size;
   const int d_count = directions();
-  std::array<State, 2> init;  // each direction's initial state [B, H] (empty: zeros)
+  std::array<State, 2> init;  // each direction's initial state [B, O] / [B, H] (empty: zeros)
   for (int d = 0; d < d_count; ++d)
     for (size_t k = 0; k < kStateSize; ++k)
       if (!initial[k].empty()) {
         const int64_t index = layer * d_count + d;
-        init[size_t(d)][k] = reshape(slice(initial[k], 0, index, index + 1), {run.batch, hidden});
+        init[size_t(d)][k] =
+            reshape(slice(initial[k], 0, index, index + 1), {run.batch, state_size(k)});
       }
   std::array<Direction, 2> dirs;
   if (d_count == 2 && num_threads() >= 2)
@@ -444,7 +499,7 @@ typename Recurrent<Cell>::VarT Recurrent<Cell>::run_layer(Graph<T>& g, int64_t l
   for (int d = 0; d < d_count; ++d)
     for (size_t k = 0; k < kStateSize; ++k)
       finals_[k][size_t(layer * d_count + d)] =
-          reshape(dirs[size_t(d)].state[k], {1, run.batch, hidden});
+          reshape(dirs[size_t(d)].state[k], {1, run.batch, state_size(k)});
   return d_count == 2 ? concat({dirs[0].output, dirs[1].output}, 1) : dirs[0].output;
 }
 
@@ -469,7 +524,7 @@ typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const St
   }
 
   Output out;
-  out.output = reshape(layer_in, {steps, batch, d_count * options_.hidden_size});
+  out.output = reshape(layer_in, {steps, batch, d_count * output_size()});
   if (options_.batch_first) out.output = transpose(out.output, 0, 1);
   for (size_t k = 0; k < kStateSize; ++k)
     out.state[k] =

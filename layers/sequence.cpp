@@ -7,8 +7,8 @@ template <Scalar T>
 LSTM<T>::LSTM(const RecurrentOptions& options, Generator& gen)
     : Recurrent<LSTMCell<T>>(
           "LSTM", options,
-          [](int64_t in, int64_t hidden, bool bias, Generator& g) {
-            return LSTMCell<T>(in, hidden, g, bias);
+          [proj_size = options.proj_size](int64_t in, int64_t hidden, bool bias, Generator& g) {
+            return LSTMCell<T>(in, hidden, g, bias, proj_size);
           },
           gen) {}
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes PyTorch reference results for rewind's recurrent layers.
 
-Run with Debian's python3-torch:  /usr/bin/python3 tests/data/make_rnn_reference.py
+Run with Debian's python3-torch:  /usr/bin/python3 tests/data/make_rnn_reference.py [NAME...]
+(with names, only those configurations are written; each keeps its seed, 1000 + its index).
 For each configuration it saves, in float64, one safetensors file in tests/data/rnn/ with
 the layer's parameters under their state_dict names ("param.<name>"), the input, initial
 states, per-sequence lengths, the outputs and final states, and the gradients of a loss that
@@ -12,6 +13,7 @@ python3-safetensors): 8-byte little-endian header length, JSON header, raw data.
 import json
 import os
 import struct
+import sys
 
 import torch
 
@@ -38,6 +40,8 @@ def save_safetensors(path, tensors, metadata):
             f.write(b)
 
 
+STEPS, BATCH, INPUT, HIDDEN, PROJ = 5, 3, 4, 3, 2
+
 CONFIGS = [
     # name, layer kind, options, with initial states, lengths
     ("rnn_tanh", "RNN", dict(num_layers=1, nonlinearity="tanh"), False, None),
@@ -49,14 +53,20 @@ CONFIGS = [
     ("lstm_2layer", "LSTM", dict(num_layers=2), True, None),
     ("gru_varlen_bi", "GRU", dict(num_layers=1, bidirectional=True), True, [5, 2, 4]),
     ("bilstm_varlen_2layer", "LSTM", dict(num_layers=2, bidirectional=True), False, [3, 5, 1]),
+    # proj_size: h is PROJ wide (h0 and h_n [L*D, B, PROJ]), c stays HIDDEN wide.
+    ("bilstm_proj_varlen_2layer", "LSTM",
+     dict(num_layers=2, bidirectional=True, proj_size=PROJ), True, [5, 2, 4]),
+    ("bilstm_proj_2layer_batch_first", "LSTM",
+     dict(num_layers=2, bidirectional=True, proj_size=PROJ, batch_first=True), False, [3, 5, 1]),
 ]
-
-STEPS, BATCH, INPUT, HIDDEN = 5, 3, 4, 3
 
 
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
+    only = set(sys.argv[1:])
     for i, (name, kind, opts, with_init, lengths) in enumerate(CONFIGS):
+        if only and name not in only:
+            continue
         torch.manual_seed(1000 + i)
         cls = getattr(torch.nn, kind)
         layer = cls(INPUT, HIDDEN, **opts).double()
@@ -66,8 +76,10 @@ def main():
         shape = (BATCH, STEPS, INPUT) if batch_first else (STEPS, BATCH, INPUT)
         x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
         states = 2 if kind == "LSTM" else 1
-        init = [torch.randn(layers * dirs, BATCH, HIDDEN, dtype=torch.float64, requires_grad=True)
-                for _ in range(states)] if with_init else None
+        proj = opts.get("proj_size", 0)
+        widths = [proj or HIDDEN, HIDDEN][:states]  # h, c
+        init = [torch.randn(layers * dirs, BATCH, w, dtype=torch.float64, requires_grad=True)
+                for w in widths] if with_init else None
         hx = None
         if init is not None:
             hx = (init[0], init[1]) if kind == "LSTM" else init[0]
@@ -101,7 +113,7 @@ def main():
             tensors["lengths"] = torch.tensor(lengths, dtype=torch.float64)
         meta = {"kind": kind, "num_layers": str(layers), "bidirectional": str(dirs == 2),
                 "batch_first": str(batch_first), "nonlinearity": opts.get("nonlinearity", "tanh"),
-                "input_size": str(INPUT), "hidden_size": str(HIDDEN),
+                "input_size": str(INPUT), "hidden_size": str(HIDDEN), "proj_size": str(proj),
                 "torch_version": torch.__version__}
         path = os.path.join(OUT_DIR, name + ".safetensors")
         save_safetensors(path, tensors, meta)

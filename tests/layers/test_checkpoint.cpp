@@ -326,6 +326,22 @@ const std::string kRefDir = std::string(REWIND_TEST_DATA_DIR) + "/checkpoint/";
 // The configuration of the script's LSTM, and the seed of the rewind-written reference.
 const RecurrentOptions kBiLstm = rwd::test::rnn_options(3, 4, 2, true);
 constexpr uint64_t kRewindSeed = 77;
+// The script's LSTM with proj_size: h projected to 2 features (weight_hr_l{k}[_reverse]).
+RecurrentOptions bilstm_proj() {
+  RecurrentOptions o = kBiLstm;
+  o.proj_size = 2;
+  return o;
+}
+
+// Runs `lstm` on the input of `io_file` and compares output, h_n and c_n with the file's.
+void require_outputs(LSTM<float>& lstm, const std::string& io_file, double tolerance) {
+  const auto io = load_safetensors<float>(kRefDir + io_file);
+  Graph<float> g;
+  auto out = lstm.forward(g.constant(io.at("input")));
+  CHECK(max_abs_diff(out.output.value(), io.at("output").view()) < tolerance);
+  CHECK(max_abs_diff(out.h_n().value(), io.at("h_n").view()) < tolerance);
+  CHECK(max_abs_diff(out.c_n().value(), io.at("c_n").view()) < tolerance);
+}
 
 }  // namespace
 
@@ -341,6 +357,72 @@ TEST_CASE("a PyTorch LSTM state_dict (safetensors.torch layout) loads and gives 
   CHECK(max_abs_diff(out.output.value(), io.at("output").view()) < 1e-5);
   CHECK(max_abs_diff(out.h_n().value(), io.at("h_n").view()) < 1e-5);
   CHECK(max_abs_diff(out.c_n().value(), io.at("c_n").view()) < 1e-5);
+}
+
+TEST_CASE("a PyTorch LSTM state_dict with proj_size (weight_hr_l{k}) loads and gives its outputs",
+          "[layers][checkpoint][pytorch][proj]") {
+  Generator gen(6);
+  LSTM<float> lstm(bilstm_proj(), gen);
+  load_checkpoint(kRefDir + "torch_bilstm_proj.safetensors", lstm);
+  CHECK(lstm.cell(1, 1).weight_hr()->shape() == Shape{2, 4});
+  require_outputs(lstm, "torch_bilstm_proj_io.safetensors", 1e-5);
+  // Without proj_size the same file does not fit, and the error names the tensor.
+  LSTM<float> plain(kBiLstm, gen);
+  CHECK_THROWS_WITH(load_checkpoint(kRefDir + "torch_bilstm_proj.safetensors", plain),
+                    Catch::Contains("weight_hh_l0") && Catch::Contains("[16, 2]"));
+}
+
+TEST_CASE("an LSTM with proj_size round-trips its checkpoint, weight_hr_l{k} included",
+          "[layers][checkpoint][proj]") {
+  const std::string dir = rwd::test::temp_dir("ckpt_proj");
+  Generator gen(8);
+  LSTM<double> a(bilstm_proj(), gen);
+  LSTM<double> b(bilstm_proj(), gen);  // different weights
+  save_checkpoint(dir + "/proj.safetensors", a);
+  const auto file = load_safetensors<double>(dir + "/proj.safetensors");
+  CHECK(file.size() == 20);  // 4 cells × (weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)
+  for (const char* name :
+       {"weight_hr_l0", "weight_hr_l0_reverse", "weight_hr_l1", "weight_hr_l1_reverse"}) {
+    INFO("tensor " << name);
+    REQUIRE(file.count(name) == 1);
+    CHECK(file.at(name).shape() == Shape{2, 4});
+  }
+  CHECK(file.at("weight_hh_l1_reverse").shape() == Shape{16, 2});
+  CHECK(file.at("weight_ih_l1").shape() == Shape{16, 4});  // 2 directions × proj_size
+  load_checkpoint(dir + "/proj.safetensors", b);
+  require_same_parameters(a, b);
+  // A checkpoint without the projection does not load into it, naming what is missing.
+  LSTM<double> plain(kBiLstm, gen);
+  save_checkpoint(dir + "/plain.safetensors", plain);
+  CHECK_THROWS_WITH(load_checkpoint(dir + "/plain.safetensors", a),
+                    Catch::Contains("plain.safetensors") && Catch::Contains("weight_hh_l0"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("rewind writes PyTorch's keys and shapes for an LSTM with proj_size",
+          "[layers][checkpoint][pytorch][proj]") {
+  const std::string dir = rwd::test::temp_dir("ckpt_proj_layout");
+  Generator gen(kRewindSeed);
+  LSTM<float> lstm(bilstm_proj(), gen);
+  save_checkpoint(dir + "/proj.safetensors", lstm);
+  const auto torch_state = load_safetensors<float>(kRefDir + "torch_bilstm_proj.safetensors");
+  const auto fresh = load_safetensors<float>(dir + "/proj.safetensors");
+  REQUIRE(fresh.size() == torch_state.size());
+  for (const auto& [name, t] : torch_state) {
+    INFO("tensor " << name);
+    REQUIRE(fresh.count(name) == 1);
+    CHECK(fresh.at(name).shape() == t.shape());
+  }
+  // The committed file that the Python script loads into PyTorch is what rewind writes today.
+  const auto committed = load_safetensors<float>(kRefDir + "rewind_bilstm_proj.safetensors");
+  REQUIRE(committed.size() == fresh.size());
+  for (const auto& [name, t] : fresh) {
+    INFO("tensor " << name);
+    REQUIRE(committed.count(name) == 1);
+    CHECK(max_abs_diff(committed.at(name).view(), t.view()) == 0.0);
+  }
+  require_outputs(lstm, "rewind_bilstm_proj_io.safetensors", 1e-6);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a PyTorch model with nested modules loads into the same rewind model",
@@ -411,4 +493,17 @@ TEST_CASE("write the rewind checkpoint reference for PyTorch", "[.write-referenc
   io.emplace("h_n", Tensor<float>(out.h_n().value()));
   io.emplace("c_n", Tensor<float>(out.c_n().value()));
   save_safetensors(kRefDir + "rewind_bilstm_io.safetensors", io, {{"writer", "rewind"}});
+
+  // The same with proj_size, checked by the script's check_one("rewind_bilstm_proj", ...).
+  Generator proj_gen(kRewindSeed);
+  LSTM<float> proj(bilstm_proj(), proj_gen);
+  save_checkpoint(kRefDir + "rewind_bilstm_proj.safetensors", proj);
+  Graph<float> pg;
+  auto pout = proj.forward(pg.constant(x));
+  std::map<std::string, Tensor<float>> pio;
+  pio.emplace("input", x);
+  pio.emplace("output", Tensor<float>(pout.output.value()));
+  pio.emplace("h_n", Tensor<float>(pout.h_n().value()));
+  pio.emplace("c_n", Tensor<float>(pout.c_n().value()));
+  save_safetensors(kRefDir + "rewind_bilstm_proj_io.safetensors", pio, {{"writer", "rewind"}});
 }

@@ -1,7 +1,7 @@
 // PyTorch parity: each file in tests/data/rnn/ was written by make_rnn_reference.py with
 // Debian's python3-torch (float64). Load the parameters by their state_dict names, run the
-// same input, initial states and lengths, and match outputs, final states, the loss and the
-// gradients of the input, initial states and every parameter to 1e-10.
+// same input, initial states and lengths (and proj_size), and match outputs, final states, the loss
+// and the gradients of the input, initial states and every parameter to 1e-10.
 #include <string>
 
 #include "support.hpp"
@@ -50,7 +50,8 @@ void check_against(Layer& layer, const Tensors& ref,
   g.backward(loss);
 
   INFO("configuration: " << meta.at("kind") << " layers " << meta.at("num_layers")
-                         << " bidirectional " << meta.at("bidirectional"));
+                         << " bidirectional " << meta.at("bidirectional") << " proj_size "
+                         << (meta.count("proj_size") ? meta.at("proj_size") : "0"));
   require_close("output", out.output.value(), ref.at("output"));
   for (size_t k = 0; k < Layer::kStateSize; ++k)
     require_close(states[k] + "_n", out.state[k].value(), ref.at(states[k] + "_n"));
@@ -73,10 +74,16 @@ void check_against(Layer& layer, const Tensors& ref,
 
 TEST_CASE("recurrent layers match PyTorch to 1e-10", "[layers][pytorch]") {
   const std::string dir = std::string(REWIND_TEST_DATA_DIR) + "/rnn/";
-  const char* files[] = {"rnn_tanh",      "rnn_relu_2layer_bi_batch_first",
-                         "lstm",          "gru",
-                         "bilstm",        "lstm_2layer",
-                         "gru_varlen_bi", "bilstm_varlen_2layer"};
+  const char* files[] = {"rnn_tanh",
+                         "rnn_relu_2layer_bi_batch_first",
+                         "lstm",
+                         "gru",
+                         "bilstm",
+                         "lstm_2layer",
+                         "gru_varlen_bi",
+                         "bilstm_varlen_2layer",
+                         "bilstm_proj_varlen_2layer",
+                         "bilstm_proj_2layer_batch_first"};
   for (const char* file : files) {
     DYNAMIC_SECTION(file) {
       const std::string path = dir + file + ".safetensors";
@@ -88,6 +95,7 @@ TEST_CASE("recurrent layers match PyTorch to 1e-10", "[layers][pytorch]") {
       o.num_layers = std::stoll(meta.at("num_layers"));
       o.bidirectional = meta.at("bidirectional") == "True";
       o.batch_first = meta.at("batch_first") == "True";
+      if (meta.count("proj_size")) o.proj_size = std::stoll(meta.at("proj_size"));
       Generator gen(1);
       const std::string kind = meta.at("kind");
       if (kind == "LSTM") {
