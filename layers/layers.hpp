@@ -10,3 +10,4 @@
 #include "rewind/layers/recurrent.hpp"
 #include "rewind/layers/rnn_cell.hpp"
 #include "rewind/layers/sequence.hpp"
+#include "rewind/layers/variant_sequence.hpp"
