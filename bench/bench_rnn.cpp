@@ -2,11 +2,12 @@
 //   bash bench/run.sh bench_rnn
 // BM_TrainStep/<layer>/<cfg>: forward over the whole sequence, loss = sum of squares of every
 // output, backward to all parameters; float32, one graph reused across iterations.
-//   layer: rnn, lstm, gru, bilstm (one layer)     cfg (T, B, I, H):
+//   layer: rnn, lstm, lnlstm, gru, bilstm (one layer)     cfg (T, B, I, H):
 //   small (100, 1, 32, 64)   ptb (35, 20, 200, 200)   medium (50, 32, 256, 256)
 //   large (50, 64, 512, 512)
 // Counters: GFLOPs with the standard count (forward = 2·B·G·H·(I+H) per step and direction,
-// G = 1/4/3 for RNN/LSTM/GRU; a training step = 3 × forward), time_per_step (seconds per
+// G = 1/4/3 for RNN/LSTM/GRU, lnlstm (rwd::LayerNormLSTM) counted as an LSTM: its norms are
+// not counted; a training step = 3 × forward), time_per_step (seconds per
 // time step, shown with SI prefixes: 4.5u = 4.5 µs),
 // allocs_per_step (heap allocations per training step after warm-up, every malloc in the
 // process), graph_peak_bytes (the most bytes the graph held).
@@ -14,7 +15,8 @@
 // user writes from public ops (tests/user_cells.hpp: linear, matmul, + - *, sigmoid, tanh,
 // chunk, layer_norm; no fused op). cell: lstm, gru (PyTorch's equations, the same weights as
 // the built-in rows), lnlstm (layer-normalised LSTM, counted as an LSTM); cfg: small, ptb,
-// medium. Each runs right after the built-in row of its layer and size (lnlstm after lstm).
+// medium. Each runs right after the built-in row of its twin and size (the user lnlstm after
+// rwd::LayerNormLSTM's, the same equations).
 // BM_OneDNNTrainStep/<layer>/<cfg>: the same step with oneDNN's RNN primitives
 // (bench/onednn_steps.cpp), when Debian's libdnnl-dev is installed.
 // BM_SgemmCeiling/<provider>: a 1024×1024×1024 sgemm on one thread through each GEMM
@@ -84,6 +86,9 @@ void BM_TrainStep(benchmark::State& state, const std::string& layer, const Confi
   } else if (layer == "lstm") {
     LSTM<float> l(options(cfg, false), gen);
     train_step_bench(state, cfg, 4, 1, l);
+  } else if (layer == "lnlstm") {
+    LayerNormLSTM<float> l(options(cfg, false), gen);
+    train_step_bench(state, cfg, 4, 1, l);  // the LSTM's count: the norms are not counted
   } else if (layer == "gru") {
     GRU<float> l(options(cfg, false), gen);
     train_step_bench(state, cfg, 3, 1, l);
@@ -111,7 +116,8 @@ void BM_UserCellTrainStep(benchmark::State& state, const std::string& cell, cons
 // The user cells that run after each built-in layer's row, and on which configurations.
 std::vector<std::string> user_cells_after(const std::string& layer, const std::string& cfg) {
   if (cfg != "small" && cfg != "ptb" && cfg != "medium") return {};
-  if (layer == "lstm") return {"lstm", "lnlstm"};
+  if (layer == "lstm") return {"lstm"};
+  if (layer == "lnlstm") return {"lnlstm"};
   if (layer == "gru") return {"gru"};
   return {};
 }
@@ -157,7 +163,7 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }
-  for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
+  for (const char* layer : {"rnn", "lstm", "lnlstm", "gru", "bilstm"})
     for (const Config& cfg : rwd::bench::kConfigs) {
       benchmark::RegisterBenchmark(
           (std::string("BM_TrainStep/") + layer + "/" + cfg.name).c_str(),

@@ -63,7 +63,7 @@ def train_steps(rows):
           " LibTorch GFLOP/s | LibTorch time/step | LibTorch step bytes | speed-up |"
           " oneDNN GFLOP/s | oneDNN time/step | vs oneDNN |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for layer in ["rnn", "lstm", "gru", "bilstm"]:
+    for layer in ["rnn", "lstm", "lnlstm", "gru", "bilstm"]:
         for cfg in ["small", "ptb", "medium", "large"]:
             r = rows.get(f"BM_TrainStep/{layer}/{cfg}")
             t = rows.get(f"BM_LibTorchTrainStep/{layer}/{cfg}")
@@ -87,7 +87,7 @@ def train_steps(rows):
 
 
 # BM_UserCellTrainStep/<cell>/<cfg> runs the same step as BM_TrainStep/<twin>/<cfg>.
-USER_CELL_TWINS = {"lstm": "lstm", "lnlstm": "lstm", "gru": "gru"}
+USER_CELL_TWINS = {"lstm": "lstm", "lnlstm": "lnlstm", "gru": "gru"}
 
 
 def user_cells(rows):
