@@ -3,12 +3,14 @@
 // lengths and initial states; one step against the equations computed here with plain
 // loops; two threads give the one-thread result; checkpoints round-trip; bad sizes are
 // ValueErrors naming the cell. The LN cells also: their norms make zero-mean, unit-variance
-// pre-activations; the LN-LSTM equals the user-written one of tests/user_cells.hpp.
+// pre-activations; the LN-LSTM equals the user-written one of tests/user_cells.hpp. Fused
+// and unfused steps agree.
 #include <cmath>
 #include <filesystem>
 #include <iterator>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -439,4 +441,39 @@ TEST_CASE("variant cells: bad sizes are ValueErrors naming the cell and the valu
   const Var<double> state = g.zeros({kBatch, kHidden});
   CHECK_THROWS_WITH(cell.step(g.zeros({kBatch, kIn + 1}), {state, state}),
                     Catch::Contains("LayerNormLSTMCell") && Catch::Contains("[batch, 4]"));
+}
+
+TEMPLATE_TEST_CASE("variant cells: the gate math runs in fused regions, as unfused",
+                   "[layers][variant_cells][fusion]", LayerNormLSTMCell<double>,
+                   LayerNormGRUCell<double>, PeepholeLSTMCell<double>) {
+  using Cell = TestType;
+  Generator gen(13);
+  Cell cell(kIn, kHidden, gen);
+  randomize(cell, 1000);
+  auto step = [&](bool fused) {
+    Graph<double> g;
+    set_fusion(g, fused);
+    Var<double> x = g.input(randn({kBatch, kIn}, 1010), true);
+    typename Cell::State state;
+    for (size_t k = 0; k < state.size(); ++k)
+      state[k] = g.input(randn({kBatch, kHidden}, 1020 + k), true);
+    const auto next = cell.step(x, state);
+    Var<double> loss = sum(next[0] * g.constant(randn({kBatch, kHidden}, 1030)));
+    if (next.size() == 2) loss = loss + sum(next[next.size() - 1] * 0.5);
+    cell.zero_grad();
+    g.backward(loss);
+    std::vector<Tensor<double>> r = {Tensor<double>(next[0].value()), Tensor<double>(x.grad())};
+    for (const auto& p : cell.named_parameters()) r.push_back(p.param->grad());
+    return std::make_pair(r, fusion_stats(g));
+  };
+  const auto [on, stats] = step(true);
+  const auto [off, no_stats] = step(false);
+  // The LN-GRU's gate math is one gru_pointwise node: nothing left to fuse.
+  if constexpr (!std::is_same_v<Cell, LayerNormGRUCell<double>>) CHECK(stats.regions >= 1);
+  CHECK(no_stats.regions == 0);
+  REQUIRE(on.size() == off.size());
+  for (size_t k = 0; k < on.size(); ++k) {
+    INFO("result " << k);
+    CHECK(max_abs_diff(on[k].view(), off[k].view()) < 1e-12);
+  }
 }
