@@ -228,6 +228,31 @@ void non_finite(Communicator& comm, NonFinitePolicy policy) {
   if (comm.rank() == 0) std::printf("non_finite: all %d ranks refused the step\n", comm.size());
 }
 
+// User mistakes throw on every rank alike, with messages that name what was wrong.
+void errors(Communicator& comm) {
+  Model<double> model(100);
+  auto params = model.parameters();
+  SGD<double> opt(params, 0.1);
+  try {
+    DistributedOptimizer<double> dist(opt, comm, {.bucket_bytes = 0});
+    expect(false, "bucket_bytes = 0 was accepted");
+  } catch (const ValueError& e) {
+    expect(std::string(e.what()).find("bucket_bytes must be > 0, got 0") != std::string::npos,
+           std::string("message: ") + e.what());
+  }
+  std::vector<double> data(3, 1.0);
+  try {
+    comm.broadcast(std::span<double>(data), comm.size());
+    expect(false, "a broadcast from a root that is not a rank was accepted");
+  } catch (const CommError& e) {
+    expect(std::string(e.what()).find("is not a rank") != std::string::npos,
+           std::string("message: ") + e.what());
+  }
+  comm.allreduce_average(std::span<double>(data));
+  expect(data[0] == 1.0, "the average of equal values changed them");
+  if (comm.rank() == 0) std::printf("errors: ValueError and CommError as documented\n");
+}
+
 // The last rank throws while the others wait in the gradient all-reduce: every rank must end
 // (tests/mpi/expect_abort.cmake checks the exit code and the message).
 void throw_on_last_rank(Communicator& comm) {
@@ -252,6 +277,7 @@ int main(int argc, char** argv) {
       {"sgd_float", [&] { sgd_float(comm); }},
       {"non_finite_skip", [&] { non_finite(comm, NonFinitePolicy::kSkip); }},
       {"non_finite_throw", [&] { non_finite(comm, NonFinitePolicy::kThrow); }},
+      {"errors", [&] { errors(comm); }},
       {"throw_on_last_rank", [&] { throw_on_last_rank(comm); }},
   };
   return comm.run([&] {
