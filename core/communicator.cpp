@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <mpi.h>
 
+#include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <vector>
@@ -47,6 +49,29 @@ struct Communicator::Impl {
   int rank = 0;
   int size = 1;
   std::vector<MPI_Request> pending;
+  double timeout_seconds = 0;  // 0: wait for ever
+
+  // Completes `requests`: MPI_Waitall, or with a timeout a polling loop that ends every rank
+  // (abort) when the deadline passes first. `what` names the collective in messages.
+  void finish(std::vector<MPI_Request>& requests, const char* what, const Communicator& self) {
+    if (requests.empty()) return;
+    if (timeout_seconds <= 0) {
+      check(MPI_Waitall(int(requests.size()), requests.data(), MPI_STATUSES_IGNORE), what);
+      return;
+    }
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_seconds);
+    for (;;) {
+      int done = 0;
+      check(MPI_Testall(int(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE), what);
+      if (done != 0) return;
+      if (Clock::now() > deadline)
+        self.abort(fmt::format(
+            "Communicator::{}: not complete after the timeout of {} s: at least one of the {} "
+            "ranks has not joined it (stopped, stuck, or calling collectives in another order)",
+            what, timeout_seconds, size));
+    }
+  }
 };
 
 Communicator::Communicator() : impl_(std::make_unique<Impl>()) {
@@ -93,16 +118,20 @@ void Communicator::broadcast(std::span<T> data, int root) {
   if (root < 0 || root >= impl_->size)
     throw CommError(
         fmt::format("Communicator::broadcast: root {} is not a rank (size {})", root, impl_->size));
-  check(
-      MPI_Bcast(data.data(), count_of(data.size(), "broadcast"), mpi_type<T>(), root, impl_->comm),
-      "broadcast (MPI_Bcast)");
+  std::vector<MPI_Request> request(1, MPI_REQUEST_NULL);
+  check(MPI_Ibcast(data.data(), count_of(data.size(), "broadcast"), mpi_type<T>(), root,
+                   impl_->comm, request.data()),
+        "broadcast (MPI_Ibcast)");
+  impl_->finish(request, "broadcast", *this);
 }
 
 template <Scalar T>
 void Communicator::allreduce_sum(std::span<T> data) {
-  check(MPI_Allreduce(MPI_IN_PLACE, data.data(), count_of(data.size(), "allreduce_sum"),
-                      mpi_type<T>(), MPI_SUM, impl_->comm),
-        "allreduce_sum (MPI_Allreduce)");
+  std::vector<MPI_Request> request(1, MPI_REQUEST_NULL);
+  check(MPI_Iallreduce(MPI_IN_PLACE, data.data(), count_of(data.size(), "allreduce_sum"),
+                       mpi_type<T>(), MPI_SUM, impl_->comm, request.data()),
+        "allreduce_sum (MPI_Iallreduce)");
+  impl_->finish(request, "allreduce_sum", *this);
 }
 
 template <Scalar T>
@@ -125,13 +154,26 @@ size_t Communicator::start_allreduce_sum(std::span<T> data) {
 void Communicator::wait_all() {
   std::vector<MPI_Request> requests;
   requests.swap(impl_->pending);
-  if (requests.empty()) return;
-  check(MPI_Waitall(int(requests.size()), requests.data(), MPI_STATUSES_IGNORE),
-        "wait_all (MPI_Waitall)");
+  impl_->finish(requests, "wait_all (the all-reduces started)", *this);
 }
 
 void Communicator::barrier() {
-  check(MPI_Barrier(impl_->comm), "barrier (MPI_Barrier)");
+  std::vector<MPI_Request> request(1, MPI_REQUEST_NULL);
+  check(MPI_Ibarrier(impl_->comm, request.data()), "barrier (MPI_Ibarrier)");
+  impl_->finish(request, "barrier", *this);
+}
+
+void Communicator::set_timeout(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds))
+    throw CommError(
+        fmt::format("Communicator::set_timeout: seconds must be finite and >= 0 "
+                    "(0: no timeout), got {}",
+                    seconds));
+  impl_->timeout_seconds = seconds;
+}
+
+double Communicator::timeout() const {
+  return impl_->timeout_seconds;
 }
 
 void Communicator::abort(const std::string& message, int code) const {

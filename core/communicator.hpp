@@ -61,6 +61,14 @@ class Communicator {
   /// Returns when every rank has called barrier().
   void barrier();
 
+  /// Seconds a collective may wait for the other ranks before this rank ends every rank
+  /// (abort(), naming the collective): a rank that stopped calling collectives, or calls
+  /// them in another order, then fails the job instead of hanging it. 0 (the default) waits
+  /// for ever. With a timeout, waits poll (MPI_Testall) and keep a core busy, as MPI's own
+  /// waits mostly do. Throws CommError for a negative or non-finite value.
+  void set_timeout(double seconds);
+  [[nodiscard]] double timeout() const;
+
   /// Ends every rank's process at once with exit code `code`, after writing
   /// "rewind: rank <r>: <message>" to standard error. Never returns.
   [[noreturn]] void abort(const std::string& message, int code = 1) const;

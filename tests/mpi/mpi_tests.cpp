@@ -3,12 +3,14 @@
 // reference, a run over the whole batch without MPI, so a check needs no file and the same
 // mode proves "N ranks with B/N sequences each = one rank with B" for any N dividing B.
 // A failed check throws; Communicator::run then ends every rank with the message.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -267,6 +269,20 @@ void throw_on_last_rank(Communicator& comm) {
   dist.step();  // never completes: the last rank is gone
 }
 
+// The last rank stays away for 30 s; with a 2 s timeout the others must end the job, naming
+// the collective they waited in (tests/mpi/expect_abort.cmake checks it), long before.
+void timeout(Communicator& comm) {
+  comm.set_timeout(2.0);
+  Model<double> model(100);
+  auto params = model.parameters();
+  SGD<double> opt(params, 0.1);
+  DistributedOptimizer<double> dist(opt, comm);
+  if (comm.rank() == comm.size() - 1) std::this_thread::sleep_for(std::chrono::seconds(30));
+  Graph<double> g;
+  forward_backward(model, g, my_shard<double>(comm));
+  dist.step();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -278,6 +294,7 @@ int main(int argc, char** argv) {
       {"non_finite_skip", [&] { non_finite(comm, NonFinitePolicy::kSkip); }},
       {"non_finite_throw", [&] { non_finite(comm, NonFinitePolicy::kThrow); }},
       {"errors", [&] { errors(comm); }},
+      {"timeout", [&] { timeout(comm); }},
       {"throw_on_last_rank", [&] { throw_on_last_rank(comm); }},
   };
   return comm.run([&] {
