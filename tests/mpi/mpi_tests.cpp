@@ -201,6 +201,36 @@ void sgd_float(Communicator& comm) {
                 kIterations, diff);
 }
 
+// Ranks holding different numbers of sequences (np 2: 2 and 4 of 6; np 3: 1, 2 and 3): with
+// each rank's mean loss scaled by N · n_rank / n_total (docs/distributed.md), the averaged
+// gradient is the gradient of the mean over all 6, to 1e-12 in double.
+void uneven_shares(Communicator& comm) {
+  const int n = comm.size();
+  const int64_t count = kBatch * (comm.rank() + 1) / (n * (n + 1) / 2);
+  const int64_t first = kBatch * (comm.rank() * (comm.rank() + 1) / 2) / (n * (n + 1) / 2);
+  std::vector<double> total{double(count)};
+  comm.allreduce_sum(std::span<double>(total));
+  expect(total[0] == double(kBatch), fmt::format("the shares add up to {}", total[0]));
+
+  Model<double> reference(100);
+  Model<double> model(100);
+  auto ref_params = reference.parameters();
+  auto params = model.parameters();
+  Graph<double> g;
+  forward_backward(reference, g, shard<double>(0, kBatch));
+  const Shard<double> mine = shard<double>(first, count);
+  g.clear();
+  auto seq = model.lstm.forward(g.input(mine.x));
+  Var<double> y = model.head.forward(reshape(seq.output, {kSteps * count, kHidden}));
+  g.backward(mse(y, g.constant(mine.y)) * (double(n) * double(count) / total[0]));
+  SGD<double> opt(params, 0.0);
+  DistributedOptimizer<double> dist(opt, comm);
+  dist.step();
+  const double diff = max_relative_diff(params, ref_params, true, 1e-3);
+  expect(diff <= 1e-12, fmt::format("uneven shares: gradient differs by {:.3g}", diff));
+  if (comm.rank() == 0) std::printf("uneven_shares: gradient %.3g\n", diff);
+}
+
 // One rank's NaN: every rank skips (kSkip) or throws (kThrow).
 void non_finite(Communicator& comm, NonFinitePolicy policy) {
   Model<double> model(100);
@@ -294,6 +324,7 @@ int main(int argc, char** argv) {
       {"non_finite_skip", [&] { non_finite(comm, NonFinitePolicy::kSkip); }},
       {"non_finite_throw", [&] { non_finite(comm, NonFinitePolicy::kThrow); }},
       {"errors", [&] { errors(comm); }},
+      {"uneven_shares", [&] { uneven_shares(comm); }},
       {"timeout", [&] { timeout(comm); }},
       {"throw_on_last_rank", [&] { throw_on_last_rank(comm); }},
   };
