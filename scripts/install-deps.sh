@@ -9,6 +9,7 @@ packages=(
   libboost-graph-dev libfmt-dev catch2 libbenchmark-dev libopenblas-dev
   libdnnl-dev  # oneDNN: its sgemm is a GEMM provider (ops/blas.hpp); its RNN primitives the
                # peer of bench_rnn's BM_OneDNNTrainStep rows
+  openmpi-bin libopenmpi-dev  # Open MPI: DistributedOptimizer and its mpirun tests (tests/mpi)
   nlohmann-json3-dev clang-format clang-tidy python3
   clang libclang-rt-14-dev  # the safetensors fuzzer: clang++ with libFuzzer (run-fuzzer.sh)
 )
