@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "layers/layer_support.hpp"
+#include "user_cells.hpp"
 
 using namespace rwd;
 using rwd::test::randn;
@@ -437,4 +438,31 @@ TEMPLATE_TEST_CASE("regularizers: gradcheck with fixed masks", "[layers][regular
     layer.eval();
     require_gradcheck(layer, randn({kSteps, kBatch, kIn}, 20));
   }
+}
+
+TEST_CASE("regularizers: an LSTM with a projection, gradcheck with fixed masks",
+          "[layers][regularizers][grad][proj_size]") {
+  RecurrentOptions o = opts(2, true);
+  o.proj_size = 2;  // h [B, 2] (the state mask), W_hh [12, 2] (the weight mask), c [B, 3]
+  o.regularizers = all_dropouts(0.4);
+  o.regularizers.zoneout_h = 0.3;
+  o.regularizers.zoneout_c = 0.2;
+  Generator gen(23);
+  LSTM<double> lstm(o, gen);
+  require_gradcheck(lstm, randn({kSteps, kBatch, kIn}, 24), {kSteps, 2});
+}
+
+TEST_CASE("regularizers: a user cell gets locked dropout and zoneout, and no weight drop",
+          "[layers][regularizers][user_cells]") {
+  using Cell = user_cells::LSTMCell<double>;
+  RecurrentOptions o = opts();
+  o.regularizers = all_dropouts(0.3);
+  Generator gen(25);
+  CHECK_THROWS_WITH(user_cells::make_layer<Cell>("UserLSTM", o, gen),
+                    Catch::Contains("UserLSTM") && Catch::Contains("weight_drop = 0.3"));
+  o.regularizers.weight_drop = 0.0;
+  o.regularizers.zoneout_h = 0.2;
+  o.regularizers.zoneout_c = 0.2;
+  auto layer = user_cells::make_layer<Cell>("UserLSTM", o, gen);
+  require_gradcheck(layer, randn({kSteps, kBatch, kIn}, 26));
 }
