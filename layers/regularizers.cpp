@@ -15,8 +15,7 @@ void check_drop_probability(std::string_view op, std::string_view option, double
     throw ValueError(fmt::format("{}: {} = {} is not in [0, 1)", op, option, p));
 }
 
-void check_regularizers(std::string_view layer, const RecurrentRegularizers& r,
-                        size_t state_size) {
+void check_regularizers(std::string_view layer, const RecurrentRegularizers& r, size_t state_size) {
   check_drop_probability(layer, "regularizers.input_dropout", r.input_dropout);
   check_drop_probability(layer, "regularizers.output_dropout", r.output_dropout);
   check_drop_probability(layer, "regularizers.state_dropout", r.state_dropout);
@@ -87,7 +86,7 @@ template Var<float> locked_dropout(Var<float>, double, Generator&, bool);
 template Var<double> locked_dropout(Var<double>, double, Generator&, bool);
 template Var<float> embedding_dropout(Var<float>, std::span<const int64_t>, double, Generator&,
                                       bool);
-template Var<double> embedding_dropout(Var<double>, std::span<const int64_t>, double,
-                                       Generator&, bool);
+template Var<double> embedding_dropout(Var<double>, std::span<const int64_t>, double, Generator&,
+                                       bool);
 
 }  // namespace rwd

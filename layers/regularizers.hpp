@@ -66,8 +66,7 @@ namespace detail {
 void check_drop_probability(std::string_view op, std::string_view option, double p);
 /// Checks every option of `r` for a layer called `layer` whose cell state has `state_size`
 /// elements (zoneout_c needs two or more).
-void check_regularizers(std::string_view layer, const RecurrentRegularizers& r,
-                        size_t state_size);
+void check_regularizers(std::string_view layer, const RecurrentRegularizers& r, size_t state_size);
 
 /// A constant of `shape`, each element 0 with probability p, else 1/(1-p). p < 1.
 template <Scalar T>
@@ -129,7 +128,7 @@ class HiddenWeightDrop {
   HiddenWeightDrop(Cell& cell, Graph<T>& g, double p, bool training, Generator& gen) {
     if constexpr (HiddenWeightDroppable<Cell, T>) {
       if (!training || p == 0.0) return;
-      Var<T> w = g.param(cell.weight_hh());                  // [G·H, O]
+      Var<T> w = g.param(cell.weight_hh());                         // [G·H, O]
       cell.use_hidden_weight(w * keep_mask(g, w.shape(), p, gen));  // one mask per forward
       cell_ = &cell;
     }

@@ -275,7 +275,7 @@ TEST_CASE("regularizers: the same seed draws the same masks, on 1 or 2 threads",
     b = lstm.forward(x).output;
   }
   CHECK(max_abs_diff(a.value(), b.value()) < 1e-12);  // two threads share the products
-  auto c = lstm.forward(x).output;  // the generator moved on: other masks
+  auto c = lstm.forward(x).output;                    // the generator moved on: other masks
   CHECK(max_abs_diff(a.value(), c.value()) > 0.0);
   // Eval (zoneout's expectation) through the parallel directions too.
   lstm.eval();
@@ -401,14 +401,14 @@ TEST_CASE("zoneout in training: each unit is its previous or its new value, draw
     for (int64_t u = 0; u < 8; ++u) {
       const double v = yt.value()[u];
       const bool old = std::abs(v - prev.value()[u]) < 1e-12;  // next + (prev - next)·1
-      INFO("step " << t << " unit " << u << ": " << v << " vs old " << prev.value()[u]
-                   << ", new " << fresh.value()[u]);
+      INFO("step " << t << " unit " << u << ": " << v << " vs old " << prev.value()[u] << ", new "
+                   << fresh.value()[u]);
       CHECK((old || std::abs(v - fresh.value()[u]) < 1e-12));  // the layer's products are batched
       kept += old && t > 0;
     }
     prev = yt;
   }
-  CHECK(kept > 5);   // about half of 40
+  CHECK(kept > 5);  // about half of 40
   CHECK(kept < 35);
 }
 
