@@ -53,13 +53,13 @@ Var<T> CellWeights<T>::project(Var<T> x, bool fold_hidden_bias) {
 template <Scalar T>
 Var<T> CellWeights<T>::hidden_product(Var<T> h) {
   Graph<T>& g = h.graph();
-  if (!has_bias_) return matmul(h, g.param(weight_hh_), false, true);
-  return addmm(g.param(bias_hh_), h, g.param(weight_hh_), false, true);
+  if (!has_bias_) return matmul(h, hidden_weight(g), false, true);
+  return addmm(g.param(bias_hh_), h, hidden_weight(g), false, true);
 }
 
 template <Scalar T>
 Var<T> CellWeights<T>::add_hidden_product(Var<T> base, Var<T> h) {
-  return addmm(base, h, h.graph().param(weight_hh_), false, true);
+  return addmm(base, h, hidden_weight(h.graph()), false, true);
 }
 
 template <Scalar T>

@@ -28,6 +28,11 @@ class CellWeights : public Module<T> {
   [[nodiscard]] Parameter<T>* bias_ih() { return has_bias_ ? &bias_ih_ : nullptr; }
   [[nodiscard]] Parameter<T>* bias_hh() { return has_bias_ ? &bias_hh_ : nullptr; }
 
+  /// Weight drop's seam (layers/regularizers.hpp): until called again with an empty Var,
+  /// the hidden products use `w` [G·H, O] (a masked W_hh on the current graph) in place of
+  /// the parameter weight_hh.
+  void use_hidden_weight(Var<T> w) { hidden_weight_ = w; }
+
   /// weight_ih, weight_hh, then (with biases) bias_ih, bias_hh: PyTorch's names.
   void visit(ModuleVisitor<T>& v) override;
 
@@ -55,6 +60,11 @@ class CellWeights : public Module<T> {
   [[nodiscard]] const char* cell_name() const { return cell_name_; }
 
  private:
+  // W_hh as the hidden products read it: the masked one when set, else the parameter.
+  Var<T> hidden_weight(Graph<T>& g) {
+    return hidden_weight_.empty() ? g.param(weight_hh_) : hidden_weight_;
+  }
+
   const char* cell_name_;
   int64_t input_size_;
   int64_t hidden_size_;
@@ -64,6 +74,7 @@ class CellWeights : public Module<T> {
   Parameter<T> weight_hh_;  // [G·H, O]
   Parameter<T> bias_ih_;    // [G·H]
   Parameter<T> bias_hh_;    // [G·H]
+  Var<T> hidden_weight_;    // [G·H, O] masked W_hh during a forward with weight drop, or empty
 };
 
 extern template class CellWeights<float>;

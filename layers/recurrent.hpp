@@ -23,6 +23,7 @@
 #include "rewind/core/random.hpp"
 #include "rewind/layers/module.hpp"
 #include "rewind/layers/parallel_directions.hpp"
+#include "rewind/layers/regularizers.hpp"
 #include "rewind/ops/dropout.hpp"
 #include "rewind/ops/elementwise.hpp"
 #include "rewind/ops/shape.hpp"
@@ -144,6 +145,8 @@ struct RecurrentOptions {
   /// LSTM only, as torch.nn.LSTM's proj_size: 0 (none) or P in 1..hidden_size-1, when each
   /// step's h is projected to P features (h is [B, P], c stays [B, H]). See docs/recurrent.md.
   int64_t proj_size = 0;
+  /// Locked dropout, weight drop and zoneout (layers/regularizers.hpp, docs/recurrent.md).
+  RecurrentRegularizers regularizers{};
 };
 
 /// What a sequence layer returns: the output sequence [T, B, D·O] ([B, T, D·O] with
@@ -203,6 +206,8 @@ class Recurrent : public Module<typename detail::CellScalar<Cell>::type> {
   [[nodiscard]] Cell& cell(int64_t layer, int direction) {
     return cells_[size_t(layer * directions() + direction)];
   }
+  /// The source of every dropout and regularizer mask; re-seed it to repeat the masks.
+  [[nodiscard]] Generator& dropout_generator() { return dropout_gen_; }
 
   /// Cell parameters get the suffix _l{layer}, plus _reverse for the reverse direction.
   void visit(ModuleVisitor<T>& v) override;
@@ -274,6 +279,12 @@ void Recurrent<Cell>::check_options() const {
                     name_, o.input_size, o.hidden_size, o.num_layers));
   if (!(o.dropout >= 0.0 && o.dropout < 1.0))
     throw ValueError(fmt::format("{}: dropout {} is not in [0, 1)", name_, o.dropout));
+  detail::check_regularizers(name_, o.regularizers, kStateSize);
+  if (o.regularizers.weight_drop > 0 && !detail::HiddenWeightDroppable<Cell, T>)
+    throw ValueError(
+        fmt::format("{}: regularizers.weight_drop = {} needs a cell with weight_hh() and "
+                    "use_hidden_weight() (as CellWeights has)",
+                    name_, o.regularizers.weight_drop));
   if (o.proj_size < 0 || (o.proj_size > 0 && o.proj_size >= o.hidden_size))
     throw ValueError(
         fmt::format("{}: proj_size ({}) must be 0 (no projection) or less than hidden_size ({})",
@@ -382,12 +393,18 @@ typename Recurrent<Cell>::Direction Recurrent<Cell>::run_direction(Graph<T>& g, 
   State state;
   for (size_t k = 0; k < kStateSize; ++k)
     state[k] = initial[k].empty() ? g.zeros(Shape{batch, state_size(k)}) : initial[k];
+  // Masks of this layer and direction (none in eval): h fed back, then W_hh.
+  const RecurrentRegularizers& r = options_.regularizers;
+  const bool training = this->is_training();
+  detail::StepRegularizer<T> reg(r, training, dropout_gen_, g, batch, state_size(0));
+  const detail::HiddenWeightDrop<Cell, T> weight_drop(c, g, r.weight_drop, training, dropout_gen_);
   for (int64_t i = 0; i < steps; ++i) {
     const int64_t t = direction == 0 ? i : steps - 1 - i;
     const NameScope step_scope = g.scope("t=", t);
     Var<T> xt = slice(in, 0, t * batch, (t + 1) * batch);  // a view of step t's rows
-    State next = run_step(c, xt, state);
+    State next = run_step(c, xt, reg.fed(state));
     check_step(next, layer, direction, t, batch);
+    reg.zone_out(state, next);
     for (size_t k = 0; k < kStateSize; ++k)  // h_t (and c_t), for the gradient-flow report
       g.mark_step_output(next[k], uint32_t(k));
     if (!masks.empty()) {
@@ -490,7 +507,8 @@ typename Recurrent<Cell>::VarT Recurrent<Cell>::run_layer(Graph<T>& g, int64_t l
             reshape(slice(initial[k], 0, index, index + 1), {run.batch, state_size(k)});
       }
   std::array<Direction, 2> dirs;
-  if (d_count == 2 && num_threads() >= 2)
+  // Masks come from one generator, so a forward that draws them runs the directions in turn.
+  if (d_count == 2 && num_threads() >= 2 && !(this->is_training() && options_.regularizers.any()))
     dirs = run_in_parallel(g, layer, in, init, run);
   else
     for (int d = 0; d < d_count; ++d)
@@ -514,12 +532,19 @@ typename Recurrent<Cell>::Output Recurrent<Cell>::forward(Var<T> input, const St
   const int d_count = directions();
   const Run run{steps, batch, make_masks(g, lengths, steps, batch)};
 
-  Var<T> x = options_.batch_first ? transpose(input, 0, 1) : input;    // [T, B, I]
+  Var<T> x = options_.batch_first ? transpose(input, 0, 1) : input;  // [T, B, I]
+  const bool training = this->is_training();
+  const RecurrentRegularizers& r = options_.regularizers;
+  x = locked_dropout(x, r.input_dropout, dropout_gen_, training);      // one mask [B, I]
   Var<T> layer_in = reshape(x, {steps * batch, options_.input_size});  // [T·B, I]
   for (auto& f : finals_) f.assign(size_t(options_.num_layers * d_count), Var<T>());
   for (int64_t l = 0; l < options_.num_layers; ++l) {
     layer_in = run_layer(g, l, layer_in, initial, run);
-    if (l + 1 < options_.num_layers && options_.dropout > 0.0 && this->is_training())
+    if (training && r.output_dropout > 0)  // one mask [B, D·O] for every step
+      layer_in = reshape(
+          locked_dropout(reshape(layer_in, {steps, -1}), r.output_dropout, dropout_gen_, true),
+          {steps * batch, d_count * output_size()});
+    if (l + 1 < options_.num_layers && options_.dropout > 0.0 && training)
       layer_in = dropout(layer_in, options_.dropout, true, dropout_gen_);
   }
 
