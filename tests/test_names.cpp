@@ -10,3 +10,19 @@ TEST_CASE("no test case name contains a semicolon", "[meta]") {
     CHECK(t.name.find(';') == std::string::npos);
   }
 }
+
+// catch_discover_tests passes the names through a CMake list, where an unclosed '[' (as in
+// "[0, 1)") swallows the separators after it: every later test merges into one ctest entry.
+TEST_CASE("every opening square bracket in a test case name is closed", "[meta]") {
+  for (const Catch::TestCase& t : Catch::getRegistryHub().getTestCaseRegistry().getAllTests()) {
+    INFO("test case: " << t.name);
+    int open = 0;
+    bool closed_before_open = false;
+    for (char ch : t.name) {
+      if (ch == '[') ++open;
+      if (ch == ']' && --open < 0) closed_before_open = true;
+    }
+    CHECK(open == 0);
+    CHECK_FALSE(closed_before_open);
+  }
+}

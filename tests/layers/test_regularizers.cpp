@@ -198,7 +198,7 @@ TEST_CASE("embedding_dropout: gradcheck with a fixed mask", "[layers][regularize
   REQUIRE(r.passed);
 }
 
-TEST_CASE("regularizers: each option out of [0, 1) is a ValueError naming it",
+TEST_CASE("regularizers: each option outside 0 <= p < 1 is a ValueError naming it",
           "[layers][regularizers][errors]") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (double bad : {1.0, -0.5, nan}) {
