@@ -76,13 +76,19 @@ void register_onednn_benchmarks(int threads) {
           [layer, cfg, threads](benchmark::State& s) { onednn_train_step(s, layer, cfg, threads); })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
-  // Beside BM_TrainStep/bilstm/<cfg>/threads:2: oneDNN's own use of two OpenMP threads.
-  for (const Config& cfg : kConfigs)
-    benchmark::RegisterBenchmark(
-        (std::string("BM_OneDNNTrainStep/bilstm/") + cfg.name + "/threads:2").c_str(),
-        [cfg](benchmark::State& s) { onednn_train_step(s, "bilstm", cfg, 2); })
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
+  // Beside rewind's two-thread rows (bench_rnn.cpp): oneDNN's own use of two OpenMP threads,
+  // bilstm at every size and the other layers at medium and large.
+  for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
+    for (const Config& cfg : kConfigs) {
+      if (std::string(layer) != "bilstm" && std::string(cfg.name) != "medium" &&
+          std::string(cfg.name) != "large")
+        continue;
+      benchmark::RegisterBenchmark(
+          (std::string("BM_OneDNNTrainStep/") + layer + "/" + cfg.name + "/threads:2").c_str(),
+          [layer, cfg](benchmark::State& s) { onednn_train_step(s, layer, cfg, 2); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
 }
 
 }  // namespace rwd::bench

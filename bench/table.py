@@ -133,8 +133,8 @@ def two_threads(rows):
                      f"{t1['time_per_step'] / t2['time_per_step']:.2f}× |")
         else:
             line += " – | – | – |"
-        o1 = rows.get(f"BM_OneDNNTrainStep/bilstm/{cfg}")
-        o2 = rows.get(f"BM_OneDNNTrainStep/bilstm/{cfg}/threads:2")
+        o1 = rows.get(f"BM_OneDNNTrainStep/{layer}/{cfg}")
+        o2 = rows.get(f"BM_OneDNNTrainStep/{layer}/{cfg}/threads:2")
         if o1 is not None and o2 is not None:
             line += (f" {fmt_time(o1['time_per_step'])} | {fmt_time(o2['time_per_step'])} | "
                      f"{o1['time_per_step'] / o2['time_per_step']:.2f}× |")
