@@ -29,7 +29,10 @@ void check_regularizers(std::string_view layer, const RecurrentRegularizers& r, 
 }
 
 template <Scalar T>
-Var<T> keep_mask(Graph<T>& g, const Shape& shape, double p, Generator& gen) {
+Var<T> keep_mask(Graph<T>& g, const Shape& shape_ref, double p, Generator& gen) {
+  // A copy first: `shape_ref` may be a node's shape (w.shape()), which the new node's push
+  // can move.
+  const Shape shape = shape_ref;
   auto r = g.new_constant(shape);
   const T scale = T(1.0 / (1.0 - p));
   const int64_t n = shape.numel();
