@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace rwd::bench {
 
@@ -27,6 +28,12 @@ inline double train_step_flops(const Config& c, int gates, int directions) {
   const double forward = 2.0 * double(c.batch) * gates * double(c.hidden) *
                          double(c.input + c.hidden) * double(c.steps) * directions;
   return 3.0 * forward;
+}
+
+/// Which layer and configuration get a /threads:2 row, the same for rewind, LibTorch and
+/// oneDNN: the bidirectional LSTM at every size, the other layers at medium and large.
+inline bool has_two_thread_row(std::string_view layer, std::string_view cfg) {
+  return layer == "bilstm" || cfg == "medium" || cfg == "large";
 }
 
 /// Registers BM_LibTorchTrainStep rows (bench/torch_steps.cpp, only built with LibTorch).

@@ -185,9 +185,7 @@ int main(int argc, char** argv) {
   // on one thread otherwise.
   for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
     for (const Config& cfg : rwd::bench::kConfigs) {
-      if (std::string(layer) != "bilstm" && std::string(cfg.name) != "medium" &&
-          std::string(cfg.name) != "large")
-        continue;
+      if (!rwd::bench::has_two_thread_row(layer, cfg.name)) continue;
       benchmark::RegisterBenchmark(
           (std::string("BM_TrainStep/") + layer + "/" + cfg.name + "/threads:2").c_str(),
           [layer, cfg](benchmark::State& s) {

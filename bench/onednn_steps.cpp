@@ -80,9 +80,7 @@ void register_onednn_benchmarks(int threads) {
   // bilstm at every size and the other layers at medium and large.
   for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
     for (const Config& cfg : kConfigs) {
-      if (std::string(layer) != "bilstm" && std::string(cfg.name) != "medium" &&
-          std::string(cfg.name) != "large")
-        continue;
+      if (!has_two_thread_row(layer, cfg.name)) continue;
       benchmark::RegisterBenchmark(
           (std::string("BM_OneDNNTrainStep/") + layer + "/" + cfg.name + "/threads:2").c_str(),
           [layer, cfg](benchmark::State& s) { onednn_train_step(s, layer, cfg, 2); })

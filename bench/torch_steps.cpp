@@ -75,9 +75,7 @@ void register_libtorch_benchmarks(int threads) {
   // medium and large.
   for (const char* layer : {"rnn", "lstm", "gru", "bilstm"})
     for (const Config& cfg : kConfigs) {
-      if (std::string(layer) != "bilstm" && std::string(cfg.name) != "medium" &&
-          std::string(cfg.name) != "large")
-        continue;
+      if (!has_two_thread_row(layer, cfg.name)) continue;
       benchmark::RegisterBenchmark(
           (std::string("BM_LibTorchTrainStep/") + layer + "/" + cfg.name + "/threads:2").c_str(),
           [layer, cfg, threads](benchmark::State& s) {
