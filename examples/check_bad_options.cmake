@@ -69,6 +69,11 @@ endforeach()
 foreach(bad --steps=-5 --hidden=0 --points=0 --lr=-0.5)
   expect_rejected(train_spirals ${bad})
 endforeach()
+if(EXISTS "${EXAMPLES}/distributed_lstm")  # built with MPI only
+  foreach(bad --steps=0 --steps=many)
+    expect_rejected(distributed_lstm ${bad})
+  endforeach()
+endif()
 # An option given twice: which one was meant?
 expect_rejected(tagger --steps=5 --steps=6)
 

@@ -7,7 +7,6 @@
 // averaged over the ranks and the communication per step. Exits non-zero (every rank)
 // unless the loss fell below a fifth of its start. --quick: 150 steps instead of 400.
 #include <cstdio>
-#include <cstring>
 #include <span>
 #include <stdexcept>
 #include <vector>
@@ -15,6 +14,8 @@
 #include <rewind/core/communicator.hpp>
 #include <rewind/optim/distributed.hpp>
 #include <rewind/rewind.hpp>
+
+#include "cli.hpp"
 
 using namespace rwd;
 
@@ -88,7 +89,14 @@ void train(Communicator& comm, int iterations) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Options first: a bad value ends every rank with exit status 2 before MPI starts.
+  examples::Args args(argc, argv,
+                      "Data-parallel training of an LSTM over MPI: run it with mpirun -np 2 "
+                      "(docs/distributed.md).");
+  const bool quick = args.flag("quick", "fewer steps, for a smoke test");
+  const int64_t steps =
+      args.integer("steps", quick ? 150 : 400, "training steps", examples::at_least(1));
+  args.done();
   Communicator comm;
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  return comm.run([&] { train(comm, quick ? 150 : 400); });
+  return comm.run([&] { train(comm, int(steps)); });
 }
